@@ -1,0 +1,81 @@
+"""A small ``dp.qprint``-compatible console for the pf* API callers, without pfmisc.
+
+Existing callers (the ChRIS wrapper among them) print through ``app.dp.qprint(message)``; this is
+that object. Status lines go to stdout (to stderr when stdout carries JSON) and only up to the
+run's verbosity; error lines always go to stderr. Lines are written through tqdm so that a
+progress bar on the terminal is not torn.
+
+Key components:
+    - Console: ``qprint(message, level=1, comms="status")``, ``error(message)``
+
+Typical usage:
+    dp = Console(verbosity=1)
+    dp.qprint("Elapsed time = 0.5 seconds")
+
+Dependencies:
+    - tqdm, for bar-safe writing
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from typing import TextIO
+
+from tqdm import tqdm
+
+PROGRAM: str = "pfdicom_tagSub"
+
+
+class Console:
+    """Where a run's human-readable lines go.
+
+    Attributes:
+        verbosity: status lines of a higher level are dropped; errors never are.
+        syslog: prefix each line syslog-style (time, host, program[pid]).
+        statusToStderr: send status lines to stderr, keeping stdout for JSON.
+        within: the program name used in prefixes.
+    """
+
+    def __init__(
+        self, verbosity: int = 1, syslog: bool = False, statusToStderr: bool = False, within: str = PROGRAM
+    ) -> None:
+        self.verbosity: int = verbosity
+        self.syslog: bool = syslog
+        self.statusToStderr: bool = statusToStderr
+        self.within: str = within
+
+    def prefix(self) -> str:
+        """The syslog-style prefix, or '' when syslog is off."""
+        if not self.syslog:
+            return ""
+        stamp: str = time.strftime("%b %d %H:%M:%S")
+        return f"{stamp} {socket.gethostname()} {self.within}[{os.getpid()}]: "
+
+    def write(self, message: str, stream: TextIO) -> None:
+        """Write one line without tearing a progress bar."""
+        tqdm.write(self.prefix() + message, file=stream)
+
+    def qprint(self, message: object, level: int = 1, comms: str = "status", **_ignored: object) -> None:
+        """Print a status line when the verbosity reaches ``level``; an error line always.
+
+        Args:
+            message: the text.
+            level: the lowest verbosity that shows it.
+            comms: ``"status"`` or ``"error"``, as pfmisc spelled it.
+        """
+        if comms == "error":
+            self.write(str(message), sys.stderr)
+        elif self.verbosity >= level:
+            self.write(str(message), sys.stderr if self.statusToStderr else sys.stdout)
+
+    def error(self, message: str) -> None:
+        """An error line, ``pfdicom_tagSub: error: ...``, on stderr at every verbosity."""
+        self.qprint(f"{self.within}: error: {message}", comms="error")
+
+    def warning(self, message: str, level: int = 1) -> None:
+        """A warning line on stderr, from verbosity ``level`` up."""
+        if self.verbosity >= level:
+            self.write(f"{self.within}: warning: {message}", sys.stderr)

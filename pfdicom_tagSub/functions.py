@@ -1,0 +1,145 @@
+"""The value functions of the rule language: ``md5``, ``strmsk``, ``nospc``, ``name``.
+
+Each function takes the text of an element and the argument written after ``|`` and returns
+text. They are pure: the same input gives the same output in every run, process and thread.
+``name`` draws from Faker, with a freshly seeded generator per seed, never Faker's shared state.
+
+Key components:
+    - FunctionSpec: a function's name, what its argument is, and the callable
+    - FUNCTIONS: the registry the template parser checks names against
+    - md5_apply, strmsk_apply, nospc_apply: the text functions
+    - name_fake: the seeded fake person name ``LAST^FIRST^ANON``
+
+Typical usage:
+    FUNCTIONS["md5"].apply("1CT1", "7")  # '6609f5d'
+
+Dependencies:
+    - Faker, imported on the first ``name`` call only (it is slow to import)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+ArgumentKind = Literal["count", "mask", "joiner", "keyword"]
+
+FAKER_LOCALE: str = "en_US"
+NAME_SUFFIX: str = "ANON"
+NAME_CACHE_SIZE: int = 65536
+NON_WORD = re.compile(r"\W+")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function of the rule language.
+
+    Attributes:
+        name: how rules spell it, ``%_<name>|arg_Keyword``.
+        argument: what the argument is: a character count, a mask, a joiner, a seed keyword.
+        argumentRequired: the function cannot run without its argument.
+        apply: ``(value, argument) -> text``.
+    """
+
+    name: str
+    argument: ArgumentKind
+    argumentRequired: bool
+    apply: Callable[[str, str], str]
+
+
+def md5_apply(value: str, count: str) -> str:
+    """The first ``count`` hex characters of md5(value as UTF-8); all 32 when ``count`` is empty.
+
+    Example:
+        >>> md5_apply("1CT1", "7")
+        '6609f5d'
+    """
+    digest: str = hashlib.md5(value.encode("utf-8")).hexdigest()
+    return digest[: int(count)] if count else digest
+
+
+def strmsk_apply(value: str, mask: str) -> str:
+    """Mask a value character by character: ``*`` keeps, any other character replaces.
+
+    The result is as long as the shorter of value and mask.
+
+    Example:
+        >>> strmsk_apply("19800315", "******01")
+        '19800301'
+    """
+    return "".join(kept if masked == "*" else masked for kept, masked in zip(value, mask, strict=False))
+
+
+def nospc_apply(value: str, joiner: str) -> str:
+    """Collapse runs of non-word characters to single spaces, then join the words with ``joiner``.
+
+    Example:
+        >>> nospc_apply("T1 axial  (3D) fast", "-")
+        'T1-axial-3D-fast'
+    """
+    return joiner.join(NON_WORD.sub(" ", value).split())
+
+
+_local: threading.local = threading.local()
+
+
+def faker_get() -> Any:
+    """This thread's Faker, built once; each name reseeds it, so no state carries over."""
+    fake: Any = getattr(_local, "fake", None)
+    if fake is None:
+        from faker import Faker
+
+        fake = Faker(FAKER_LOCALE)
+        _local.fake = fake
+        _local.titles = titles_collect(fake)
+    return fake
+
+
+def titles_collect(fake: Any) -> frozenset[str]:
+    """Every prefix and suffix the locale's person provider may put around a name."""
+    titles: set[str] = set()
+    for provider in fake.providers:
+        if "person" not in type(provider).__module__:
+            continue
+        for attribute in dir(provider):
+            if attribute.startswith(("prefixes_", "suffixes_")):
+                titles.update(getattr(provider, attribute))
+    return frozenset(titles)
+
+
+@lru_cache(maxsize=NAME_CACHE_SIZE)
+def name_fake(seedText: str) -> str:
+    """A fake person name, ``LAST^FIRST^ANON``, fixed by the seed text.
+
+    The seed is ``int.from_bytes(seedText as UTF-8, "little")``, given to a freshly seeded
+    Faker whose ``name()`` is taken; titles and suffixes (``Dr.``, ``MD``, ...) are dropped.
+
+    Example:
+        >>> name_fake("1CT1")
+        'BROWN^STACY^ANON'
+    """
+    fake: Any = faker_get()
+    fake.seed_instance(int.from_bytes(seedText.encode("utf-8"), "little"))
+    words: list[str] = [word for word in fake.name().split() if word not in _local.titles]
+    return f"{words[-1].upper()}^{words[0].upper()}^{NAME_SUFFIX}"
+
+
+def name_apply(seedText: str, _seedKeyword: str) -> str:
+    """The ``name`` function: the caller has already resolved the seed keyword to its text."""
+    return name_fake(seedText)
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in (
+        FunctionSpec("md5", "count", False, md5_apply),
+        FunctionSpec("strmsk", "mask", True, strmsk_apply),
+        FunctionSpec("nospc", "joiner", False, nospc_apply),
+        FunctionSpec("name", "keyword", False, name_apply),
+    )
+}

@@ -1,0 +1,314 @@
+"""The data models of pfdicom_tagSub: options in, rules, per-file results and the run record out.
+
+Every non-primitive value that crosses a module boundary is one of these dataclasses. None of
+them holds an original element value: results and records name files, keywords, VRs and rules,
+so that a run record can be logged.
+
+Key components:
+    - TagSubOptions: every option, built from a loose dict such as ``vars(args)`` or the ChRIS
+      wrapper's dict, with ``fromDict``
+    - TextPiece, TagNamePiece, ReferencePiece, Template: a parsed value template
+    - Rule, RuleSkip: one checked rule; a rule skipped in a file for an absent reference
+    - FileTask, FileResult: one file to process and what became of it
+    - RunRecord: the counts and lists of a whole run, filled result by result
+
+Typical usage:
+    options = TagSubOptions.fromDict(vars(args))
+
+Dependencies:
+    - pfdicom_tagSub.errors, for the option errors
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from typing import Literal, get_type_hints
+
+from pfdicom_tagSub.errors import UsageError
+
+IN_PLACE: str = "%inputDir"
+CURRENT_ELEMENT: str = "#tag"
+TRUE_WORDS: frozenset[str] = frozenset({"1", "true", "yes", "on", "y"})
+FALSE_WORDS: frozenset[str] = frozenset({"", "0", "false", "no", "off", "n", "none"})
+OPTION_ALIASES: dict[str, str] = {"inputdir": "inputDir", "outputdir": "outputDir"}
+LISTED_EXISTING_MAX: int = 100
+
+
+def bool_coerce(name: str, raw: object) -> bool:
+    """Read a flag from a bool or from the text a wrapper may pass ('0', 'false', 'True')."""
+    if not isinstance(raw, str):
+        return bool(raw)
+    word: str = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise UsageError(f"{name}: {raw!r} is not true or false")
+
+
+def int_coerce(name: str, raw: object) -> int:
+    """Read a number from an int or from its text ('0', ' 4 ')."""
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise UsageError(f"{name}: {raw!r} is not a whole number") from None
+
+
+@dataclass
+class TagSubOptions:
+    """Every option of a run.
+
+    Attributes mirror the command-line flags of the same name (see ``__main__``). ``outputDir``
+    may be ``%inputDir`` for an in-place run.
+
+    Example:
+        >>> TagSubOptions.fromDict({"inputdir": "/in", "threads": "2", "str_desc": "x"}).threads
+        2
+    """
+
+    inputDir: str = ""
+    outputDir: str = ""
+    inputFile: str = ""
+    extension: str = ""
+    fileFilter: str = ""
+    fileFilterLogic: str = "OR"
+    dirFilter: str = ""
+    dirFilterLogic: str = "OR"
+    maxDepth: int = -1
+    followLinks: bool = False
+    relativeDir: bool = False
+    tagFile: str = ""
+    tagStruct: str = ""
+    tagInfo: str = ""
+    splitToken: str = "++"
+    splitKeyValue: str = ","
+    removePrivateTags: bool = False
+    topLevelOnly: bool = False
+    outputFileStem: str = ""
+    outputLeafDir: str = ""
+    threads: int = 0
+    overwrite: bool = False
+    json: bool = False
+    printElapsedTime: bool = False
+    verbosity: int = 1
+    syslog: bool = False
+
+    @classmethod
+    def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
+        """Build options from a loose mapping; unknown keys are ignored, missing ones defaulted.
+
+        ``inputdir``/``outputdir`` are accepted in lower case, as the ChRIS wrapper passes them;
+        ``None`` means "not given"; numbers and flags may come as text.
+
+        Raises:
+            UsageError: for a value that cannot be read as its option's type.
+        """
+        normalized: dict[str, object] = {}
+        for key, value in values.items():
+            name: str = OPTION_ALIASES.get(key, key)
+            if value is not None and (name not in normalized or key == name):
+                normalized[name] = value
+        hints: dict[str, object] = get_type_hints(cls)
+        kwargs: dict[str, object] = {}
+        for item in fields(cls):
+            if item.name not in normalized:
+                continue
+            raw: object = normalized[item.name]
+            hint: object = hints[item.name]
+            if hint is bool:
+                kwargs[item.name] = bool_coerce(item.name, raw)
+            elif hint is int:
+                kwargs[item.name] = int_coerce(item.name, raw)
+            else:
+                kwargs[item.name] = str(raw)
+        return cls(**kwargs)  # type: ignore[arg-type]  # keys are field names, values coerced above
+
+    @property
+    def inPlace(self) -> bool:
+        """The output tree is the input tree."""
+        return self.outputDir == IN_PLACE
+
+
+@dataclass(frozen=True)
+class TextPiece:
+    """Literal text of a template."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class TagNamePiece:
+    """``#tag`` outside a reference: the keyword of the element being replaced."""
+
+
+@dataclass(frozen=True)
+class ReferencePiece:
+    """``%Keyword`` or ``%_fn|arg_Keyword``: an element's text, through a function if any.
+
+    Attributes:
+        keyword: the referenced keyword, or ``#tag`` for the element being replaced.
+        function: the function name, ``""`` for none.
+        argument: the text after ``|``; for ``name``, the seed keyword, normalized.
+    """
+
+    keyword: str
+    function: str = ""
+    argument: str = ""
+
+
+Piece = TextPiece | TagNamePiece | ReferencePiece
+
+
+@dataclass(frozen=True)
+class Template:
+    """A value template, parsed once per rule.
+
+    Attributes:
+        source: the text as the user wrote it.
+        pieces: literal text, ``#tag`` names and references, in order.
+    """
+
+    source: str
+    pieces: tuple[Piece, ...]
+
+    def references(self, current: str) -> list[str]:
+        """The keywords this template reads, with ``#tag`` resolved to ``current``."""
+        return [
+            current if piece.keyword == CURRENT_ELEMENT else piece.keyword
+            for piece in self.pieces
+            if isinstance(piece, ReferencePiece)
+        ]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One checked rule.
+
+    Attributes:
+        key: the key as written: a keyword or ``re:<regex>``.
+        template: the parsed value.
+        index: the rule's position among all rules, for precedence and reporting.
+        pattern: the compiled regex of a ``re:`` key, else None.
+    """
+
+    key: str
+    template: Template
+    index: int
+    pattern: re.Pattern[str] | None = None
+
+    @property
+    def isRegex(self) -> bool:
+        """The rule is a ``re:`` rule."""
+        return self.pattern is not None
+
+    def describe(self) -> str:
+        """The rule as the user wrote it, ``"key": "value"``."""
+        return f'"{self.key}": "{self.template.source}"'
+
+
+@dataclass(frozen=True)
+class RuleSkip:
+    """A rule not applied to one element of a file because a referenced element is absent."""
+
+    ruleKey: str
+    absent: str
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One file to process.
+
+    Attributes:
+        inputPath: the file, as walked under the input directory.
+        outputDir: the directory its output goes to, leaf template applied.
+    """
+
+    inputPath: str
+    outputDir: str
+
+
+Outcome = Literal["written", "exists", "notDicom", "failed"]
+
+
+@dataclass
+class FileResult:
+    """What became of one file.
+
+    Attributes:
+        inputPath: the input file.
+        outcome: ``written``; ``exists`` (output kept, not overwritten); ``notDicom``; ``failed``.
+        reason: why, for every outcome but ``written``; one line, no element values.
+        message: the same for the terminal, which may quote a rule's result; '' when as reason.
+        outputPath: the final output path, once known.
+        tempPath: the whole output written under a temporary name, awaiting its commit.
+        read: the file was read as DICOM.
+        analyzed: the rules were applied and every result was valid.
+        changes: how many elements were replaced, created or removed.
+        skips: rules not applied for an absent reference.
+        regexHits: indices of the ``re:`` rules that matched a keyword in the file.
+    """
+
+    inputPath: str
+    outcome: Outcome = "failed"
+    reason: str = ""
+    message: str = ""
+    outputPath: str = ""
+    tempPath: str = ""
+    read: bool = False
+    analyzed: bool = False
+    changes: int = 0
+    skips: tuple[RuleSkip, ...] = ()
+    regexHits: frozenset[int] = frozenset()
+
+
+@dataclass
+class RunRecord:
+    """The counts and lists of a run, filled one result at a time; holds no element values.
+
+    Lists are kept for what the user must act on (failures, non-DICOM files); files kept because
+    their output exists are counted, and the first ``LISTED_EXISTING_MAX`` named.
+    """
+
+    filesFound: int = 0
+    filesRead: int = 0
+    filesAnalyzed: int = 0
+    filesSaved: int = 0
+    filesExisting: int = 0
+    filesNotDicom: int = 0
+    filesFailed: int = 0
+    elementsChanged: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    notDicom: list[dict[str, str]] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    walkErrors: list[str] = field(default_factory=list)
+    ruleSkips: Counter[RuleSkip] = field(default_factory=Counter)
+    regexHits: set[int] = field(default_factory=set)
+
+    def result_add(self, result: FileResult) -> None:
+        """Count one file's result."""
+        self.filesRead += result.read
+        self.filesAnalyzed += result.analyzed
+        self.elementsChanged += result.changes if result.outcome == "written" else 0
+        self.ruleSkips.update(set(result.skips))
+        self.regexHits.update(result.regexHits)
+        entry: dict[str, str] = {"file": result.inputPath, "reason": result.reason}
+        match result.outcome:
+            case "written":
+                self.filesSaved += 1
+            case "exists":
+                self.filesExisting += 1
+                if len(self.existing) < LISTED_EXISTING_MAX:
+                    self.existing.append(result.inputPath)
+            case "notDicom":
+                self.filesNotDicom += 1
+                self.notDicom.append(entry)
+            case _:
+                self.filesFailed += 1
+                self.failed.append(entry)
+
+    @property
+    def status(self) -> bool:
+        """Every file that should have been written was written or already existed."""
+        return self.filesFailed == 0 and not self.walkErrors

@@ -1,0 +1,79 @@
+"""The ``pfdicom_tagSub`` class: rewrite DICOM headers by rules, over a whole tree.
+
+The API existing callers use (the ChRIS plugin wrapper among them) is kept: one dict in, with
+unknown keys ignored and ``inputdir``/``outputdir`` accepted in lower case; ``run(timerStart=True)``
+returns a dict; ``dp.qprint``, ``str_version`` and ``d_tagStruct`` are there. The rules are read
+and checked in the constructor, so a bad rule raises before any file is touched.
+
+Key components:
+    - pfdicom_tagSub: the class
+
+Typical usage:
+    app = pfdicom_tagSub({"inputDir": "/in", "outputDir": "/out",
+                          "tagStruct": '{"PatientName": "%_name|patientID_PatientName"}'})
+    d = app.run(timerStart=True)
+    app.dp.qprint("Elapsed time = %f seconds" % d["runTime"])
+
+Dependencies:
+    - pfdicom_tagSub.pfdicom (the engine), rules, template, report
+"""
+
+from __future__ import annotations
+
+from pfdicom_tagSub import report
+from pfdicom_tagSub.dicomfile import FileJob
+from pfdicom_tagSub.models import Template
+from pfdicom_tagSub.pfdicom import pfdicom
+from pfdicom_tagSub.rules import RuleSet, rules_compile, tagStruct_load
+from pfdicom_tagSub.template import template_parse
+
+
+class pfdicom_tagSub(pfdicom):
+    """Substitute DICOM element values by rules, mirroring the input tree into the output tree.
+
+    Attributes:
+        d_tagStruct: the rules as given, key to value template, in order.
+        ruleset: the checked rules.
+        stem: the parsed ``--outputFileStem`` template, or None.
+
+    Raises (from the constructor):
+        UsageError: bad or conflicting options.
+        RuleError: a bad rule; nothing has been read or written.
+    """
+
+    def __init__(self, args: dict[str, object] | None = None, **kwargs: object) -> None:
+        super().__init__(args, **kwargs)
+        self.d_tagStruct: dict[str, str] = tagStruct_load(self.config)
+        self.ruleset: RuleSet = rules_compile(self.d_tagStruct)
+        self.stem: Template | None = (
+            template_parse(self.config.outputFileStem) if self.config.outputFileStem else None
+        )
+
+    def job_make(self) -> FileJob:
+        """The per-file work: these rules, this stem."""
+        return FileJob(self.config, self.ruleset, self.stem)
+
+    def run(self, *args: object, timerStart: bool = True, **kwargs: object) -> dict[str, object]:
+        """Substitute over the whole tree.
+
+        Returns:
+            ``{'status', 'exitCode', 'error', 'runTime', 'd_pfdicom', 'd_tagSub'}``; ``d_tagSub``
+            holds ``filesRead``, ``filesAnalyzed``, ``filesSaved`` and the lists of failed and
+            non-DICOM files, without any element value.
+        """
+        self.dp.qprint(
+            f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
+            f"{len(self.d_tagStruct)} rules, {max(self.config.threads, 1)} workers",
+            level=1,
+        )
+        result: dict[str, object] = super().run(*args, timerStart=timerStart, **kwargs)
+        unmatched: list[str] = (
+            self.ruleset.regexes_unmatched(self.record.regexHits) if self.record.filesAnalyzed else []
+        )
+        result["d_tagSub"] = report.tagSub_toDict(self.record, unmatched, list(self.d_tagStruct))
+        if not result["error"]:
+            for line in report.summary_lines(self.record):
+                self.dp.qprint(line, level=1)
+            for line in report.notes_lines(self.record, unmatched):
+                self.dp.warning(line)
+        return result

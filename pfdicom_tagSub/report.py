@@ -1,0 +1,101 @@
+"""The run record rendered: the summary a user reads and the dict ``--json`` prints. Pure.
+
+Neither holds an element value: files, counts, keywords, VRs and rules only, so that either may
+be logged.
+
+Key components:
+    - summary_lines: the record as the lines of the end-of-run summary
+    - notes_lines: warnings about rules (unmatched regexes, rules skipped for absent references)
+    - tagSub_toDict: the record as the ``d_tagSub`` part of the run's return value
+
+Typical usage:
+    for line in summary_lines(record):
+        print(line)
+
+Dependencies:
+    - pfdicom_tagSub.models
+"""
+
+from __future__ import annotations
+
+from pfdicom_tagSub.models import RuleSkip, RunRecord
+
+LISTED_MAX: int = 20
+
+
+def plural(count: int, word: str) -> str:
+    """``1 file``, ``2 files``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def counts_line(record: RunRecord) -> str:
+    """The one-line count of a run.
+
+    Example:
+        >>> counts_line(RunRecord(filesFound=3, filesRead=2, filesSaved=2, filesNotDicom=1))
+        '3 files found: 2 read, 2 written, 0 kept (output exists), 1 not DICOM, 0 failed'
+    """
+    return (
+        f"{plural(record.filesFound, 'file')} found: {record.filesRead} read, {record.filesSaved} written, "
+        f"{record.filesExisting} kept (output exists), {record.filesNotDicom} not DICOM, "
+        f"{record.filesFailed} failed"
+    )
+
+
+def entries_lines(title: str, entries: list[dict[str, str]]) -> list[str]:
+    """A titled list of ``file: reason`` lines, at most ``LISTED_MAX`` of them."""
+    if not entries:
+        return []
+    lines: list[str] = [f"{title}:"]
+    lines += [f"  {entry['file']}: {entry['reason']}" for entry in entries[:LISTED_MAX]]
+    if len(entries) > LISTED_MAX:
+        lines.append(f"  ... and {len(entries) - LISTED_MAX} more (--json lists them all)")
+    return lines
+
+
+def summary_lines(record: RunRecord) -> list[str]:
+    """The end-of-run summary: counts, then the failed and the non-DICOM files with their reasons."""
+    lines: list[str] = [counts_line(record)]
+    lines += entries_lines("failed", record.failed)
+    lines += entries_lines("not DICOM (skipped)", record.notDicom)
+    if record.walkErrors:
+        lines.append("not walked:")
+        lines += [f"  {error}" for error in record.walkErrors]
+    return lines
+
+
+def notes_lines(record: RunRecord, unmatched: list[str]) -> list[str]:
+    """Warnings about the rules, for the end of the run."""
+    lines: list[str] = [
+        f"{key} matched nothing in the {plural(record.filesAnalyzed, 'file')} analyzed" for key in unmatched
+    ]
+    skip: RuleSkip
+    for skip, files in sorted(record.ruleSkips.items(), key=lambda item: (item[0].ruleKey, item[0].absent)):
+        lines.append(f"rule {skip.ruleKey!r} not applied in {plural(files, 'file')}: {skip.absent} absent")
+    return lines
+
+
+def tagSub_toDict(record: RunRecord, unmatched: list[str], ruleKeys: list[str]) -> dict[str, object]:
+    """The ``d_tagSub`` part of the run's return value, JSON-ready."""
+    return {
+        "status": record.status,
+        "filesFound": record.filesFound,
+        "filesRead": record.filesRead,
+        "filesAnalyzed": record.filesAnalyzed,
+        "filesSaved": record.filesSaved,
+        "filesExisting": record.filesExisting,
+        "filesNotDicom": record.filesNotDicom,
+        "filesFailed": record.filesFailed,
+        "elementsChanged": record.elementsChanged,
+        "failed": list(record.failed),
+        "notDicom": list(record.notDicom),
+        "existing": list(record.existing),
+        "rules": list(ruleKeys),
+        "rulesNotApplied": [
+            {"rule": skip.ruleKey, "absent": skip.absent, "files": files}
+            for skip, files in sorted(
+                record.ruleSkips.items(), key=lambda item: (item[0].ruleKey, item[0].absent)
+            )
+        ],
+        "regexUnmatched": list(unmatched),
+    }

@@ -1,0 +1,237 @@
+"""Value templates: parse once per rule, evaluate against a file's original values.
+
+The language, as users know it from the original tool:
+
+    plain text          literal
+    #tag                the keyword of the element being replaced
+    %Keyword            that element's text; the longest keyword that matches wins
+    %#tag               the text of the element being replaced
+    %_fn|arg_Keyword    a function applied to that text (``%_fn_Keyword`` without argument)
+
+A ``%`` that is not followed by a letter, ``_`` or ``#tag`` is literal.
+
+Key components:
+    - template_parse: text to Template, with every keyword and function checked
+    - keyword_longest: the longest DICOM keyword at a position
+    - keyword_suggest: close keywords for a typo, for the error message
+    - template_evaluate: Template plus a lookup to text, or the first absent keyword
+
+Typical usage:
+    template = template_parse("%_md5|7_PatientID")
+    template_evaluate(template, "PatientID", {"PatientID": "1CT1"}.get)  # '6609f5d'
+
+Dependencies:
+    - pydicom's data dictionary, for the keywords
+    - pfdicom_tagSub.functions, for the function registry
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from pydicom.datadict import keyword_dict
+
+from pfdicom_tagSub.errors import RuleError
+from pfdicom_tagSub.functions import FUNCTIONS, name_fake
+from pfdicom_tagSub.models import (
+    CURRENT_ELEMENT,
+    Piece,
+    ReferencePiece,
+    TagNamePiece,
+    Template,
+    TextPiece,
+)
+
+REFERENCE_MARK: str = "%"
+FUNCTION_CALL = re.compile(r"_([A-Za-z][A-Za-z0-9]*)(?:\|([^_]*))?_")
+WORD = re.compile(r"[A-Za-z0-9]+")
+SUGGESTIONS_MAX: int = 3
+SUGGESTION_CUTOFF: float = 0.7
+
+Lookup = Callable[[str], str | None]
+
+
+class Absent(str):
+    """The result of a template whose referenced element is absent; its text is the keyword."""
+
+
+def keyword_isKnown(word: str) -> bool:
+    """Whether ``word`` is a keyword of the DICOM data dictionary."""
+    return bool(word) and word in keyword_dict
+
+
+def keyword_suggest(word: str) -> str:
+    """Up to three close keywords, as a phrase for an error message ('' when none is close).
+
+    Example:
+        >>> keyword_suggest("PatientsName")
+        '; did you mean PatientName?'
+    """
+    close: list[str] = difflib.get_close_matches(word, keyword_dict, SUGGESTIONS_MAX, SUGGESTION_CUTOFF)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(close) + "?"
+
+
+def keyword_longest(text: str, start: int) -> str:
+    """The longest DICOM keyword that ``text`` spells from ``start``, or ''.
+
+    Example:
+        >>> keyword_longest("%ManufacturerModelName-x", 1)
+        'ManufacturerModelName'
+    """
+    word: re.Match[str] | None = WORD.match(text, start)
+    if word is None:
+        return ""
+    letters: str = word.group()
+    for end in range(len(letters), 0, -1):
+        if keyword_isKnown(letters[:end]):
+            return letters[:end]
+    return ""
+
+
+def seedKeyword_normalize(argument: str, source: str) -> str:
+    """The seed keyword of ``name``: as written, or with its first letter raised (``patientID``)."""
+    if not argument or keyword_isKnown(argument):
+        return argument
+    raised: str = argument[:1].upper() + argument[1:]
+    if keyword_isKnown(raised):
+        return raised
+    raise RuleError(f"{source!r}: name seed {argument!r} is not a DICOM keyword{keyword_suggest(raised)}")
+
+
+def argument_check(function: str, argument: str, source: str) -> str:
+    """Check a function's argument; return it normalized.
+
+    Raises:
+        RuleError: a missing required argument, a non-numeric md5 count, an unknown seed keyword.
+    """
+    spec = FUNCTIONS[function]
+    if spec.argumentRequired and not argument:
+        raise RuleError(f"{source!r}: function {function!r} needs an argument, %_{function}|ARG_Keyword")
+    if spec.argument == "count" and argument and not argument.isdigit():
+        raise RuleError(f"{source!r}: md5 takes a number of characters, not {argument!r}")
+    if spec.argument == "keyword":
+        return seedKeyword_normalize(argument, source)
+    return argument
+
+
+def reference_parse(text: str, start: int) -> tuple[ReferencePiece | None, int]:
+    """Parse the reference whose ``%`` sits just before ``start``.
+
+    Returns:
+        The reference and the position after it; ``(None, start)`` when the ``%`` is literal.
+
+    Raises:
+        RuleError: a malformed function call, an unknown function, a word that is no keyword.
+    """
+    function: str = ""
+    argument: str = ""
+    position: int = start
+    if text.startswith("_", position):
+        call: re.Match[str] | None = FUNCTION_CALL.match(text, position)
+        if call is None:
+            raise RuleError(
+                f"{text!r}: malformed function call at {text[start - 1 :]!r}; expected %_fn|arg_Keyword"
+            )
+        function, argument = call.group(1), call.group(2) or ""
+        if function not in FUNCTIONS:
+            known: str = ", ".join(FUNCTIONS)
+            raise RuleError(f"{text!r}: unknown function {function!r}; known functions: {known}")
+        argument = argument_check(function, argument, text)
+        position = call.end()
+    elif not (text.startswith(CURRENT_ELEMENT, position) or text[position : position + 1].isalpha()):
+        return None, start
+    if text.startswith(CURRENT_ELEMENT, position):
+        return ReferencePiece(CURRENT_ELEMENT, function, argument), position + len(CURRENT_ELEMENT)
+    keyword: str = keyword_longest(text, position)
+    if not keyword:
+        word: re.Match[str] | None = WORD.match(text, position)
+        spelled: str = word.group() if word else text[position:]
+        raise RuleError(f"{text!r}: %{spelled} is not a DICOM keyword{keyword_suggest(spelled)}")
+    return ReferencePiece(keyword, function, argument), position + len(keyword)
+
+
+@lru_cache(maxsize=1024)
+def template_parse(text: str) -> Template:
+    """Parse a value template once.
+
+    Raises:
+        RuleError: for any reference that cannot be resolved (see ``reference_parse``).
+
+    Example:
+        >>> [type(p).__name__ for p in template_parse("x-%PatientID-#tag").pieces]
+        ['TextPiece', 'ReferencePiece', 'TextPiece', 'TagNamePiece']
+    """
+    pieces: list[Piece] = []
+    literal: list[str] = []
+    position: int = 0
+
+    def literal_flush() -> None:
+        if literal:
+            pieces.append(TextPiece("".join(literal)))
+            literal.clear()
+
+    while position < len(text):
+        if text.startswith(CURRENT_ELEMENT, position):
+            literal_flush()
+            pieces.append(TagNamePiece())
+            position += len(CURRENT_ELEMENT)
+            continue
+        if text[position] == REFERENCE_MARK:
+            reference, after = reference_parse(text, position + 1)
+            if reference is not None:
+                literal_flush()
+                pieces.append(reference)
+                position = after
+                continue
+        literal.append(text[position])
+        position += 1
+    literal_flush()
+    return Template(text, tuple(pieces))
+
+
+def reference_evaluate(piece: ReferencePiece, current: str, lookup: Lookup) -> str | Absent:
+    """The text of one reference, or Absent naming the element that is missing."""
+    keyword: str = current if piece.keyword == CURRENT_ELEMENT else piece.keyword
+    value: str | None = lookup(keyword)
+    if value is None:
+        return Absent(keyword)
+    if not piece.function:
+        return value
+    if piece.function == "name":
+        seed: str | None = lookup(piece.argument) if piece.argument else None
+        return name_fake(value if seed is None else seed)
+    return FUNCTIONS[piece.function].apply(value, piece.argument)
+
+
+def template_evaluate(template: Template, current: str, lookup: Lookup) -> str | Absent:
+    """Evaluate a template for the element ``current``.
+
+    Args:
+        template: the parsed template.
+        current: the keyword of the element being replaced (what ``#tag`` means).
+        lookup: keyword to the element's text in the file as read, None when absent.
+
+    Returns:
+        The text, or ``Absent(keyword)`` for the first referenced element the file lacks.
+
+    Example:
+        >>> template_evaluate(template_parse("%_strmsk|**_PatientID"), "PatientID", {"PatientID": "1CT1"}.get)
+        '1C'
+    """
+    parts: list[str] = []
+    for piece in template.pieces:
+        if isinstance(piece, TextPiece):
+            parts.append(piece.text)
+        elif isinstance(piece, TagNamePiece):
+            parts.append(current)
+        else:
+            text: str | Absent = reference_evaluate(piece, current, lookup)
+            if isinstance(text, Absent):
+                return text
+            parts.append(text)
+    return "".join(parts)
