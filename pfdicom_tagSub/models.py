@@ -21,6 +21,7 @@ Dependencies:
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field, fields
@@ -204,8 +205,9 @@ class Rule:
         return self.pattern is not None
 
     def describe(self) -> str:
-        """The rule as the user wrote it, ``"key": "value"``."""
-        return f'"{self.key}": "{self.template.source}"'
+        """The rule as JSON writes it, ``"key": "value"``: one line whatever it holds."""
+        key: str = json.dumps(self.key, ensure_ascii=False)
+        return f"{key}: {json.dumps(self.template.source, ensure_ascii=False)}"
 
 
 @dataclass(frozen=True)

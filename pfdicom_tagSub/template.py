@@ -50,6 +50,7 @@ FUNCTION_CALL = re.compile(r"_([A-Za-z][A-Za-z0-9]*)(?:\|([^_]*))?_")
 WORD = re.compile(r"[A-Za-z0-9]+")
 SUGGESTIONS_MAX: int = 3
 SUGGESTION_CUTOFF: float = 0.7
+SUGGESTION_TIE: float = 0.05
 
 Lookup = Callable[[str], str | None]
 
@@ -73,7 +74,12 @@ def keyword_suggest(word: str) -> str:
     close: list[str] = difflib.get_close_matches(word, keyword_dict, SUGGESTIONS_MAX, SUGGESTION_CUTOFF)
     if not close:
         return ""
-    return "; did you mean " + " or ".join(close) + "?"
+    scores: list[float] = [difflib.SequenceMatcher(None, word, keyword).ratio() for keyword in close]
+    # name the runners-up only when they are about as close as the best: one clear answer reads better
+    tied: list[str] = [
+        keyword for keyword, score in zip(close, scores, strict=True) if score >= scores[0] - SUGGESTION_TIE
+    ]
+    return "; did you mean " + " or ".join(tied) + "?"
 
 
 def keyword_longest(text: str, start: int) -> str:
