@@ -57,6 +57,7 @@ class Console:
     def write(self, message: str, stream: TextIO) -> None:
         """Write one line without tearing a progress bar."""
         tqdm.write(self.prefix() + message, file=stream)
+        stream.flush()  # stdout and stderr lines keep their order in a log
 
     def qprint(self, message: object, level: int = 1, comms: str = "status", **_ignored: object) -> None:
         """Print a status line when the verbosity reaches ``level``; an error line always.

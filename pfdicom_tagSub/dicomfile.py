@@ -635,7 +635,12 @@ class FileJob:
         result.analyzed = True
         result.changes = len(planner.assignments) + planner.removed
         if task.outputDir not in self.preparedDirs:
-            outputDir_prepare(task.outputDir)
+            try:
+                outputDir_prepare(task.outputDir)
+            except OSError as err:
+                raise OutputError(
+                    f"cannot create output directory {task.outputDir}: {err.strerror or err}"
+                ) from None
             self.preparedDirs.add(task.outputDir)
         result.tempPath = dataset_write(dataset, task.outputDir)
         if self.options.inPlace:

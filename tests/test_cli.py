@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -320,3 +321,33 @@ def test_python_m_and_bin_script_run_the_same_command(
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert dcm(tmp_path / "out/p1/s1/CT_small.dcm").PatientID == "6609f5d"
+
+
+def test_syslog_prefixes_lines_with_time_host_and_program(tree: Path, tmp_path: Path, cli) -> None:
+    run = cli(tree, tmp_path / "out", "-T", "{}", "--syslog")
+    assert run.code == 0
+    first = run.out.splitlines()[0]
+    assert re.match(
+        r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ pfdicom_tagSub\[\d+\]: pfdicom_tagSub 4\.0\.0", first
+    )
+
+
+def test_max_depth_limits_the_walk(tree: Path, tmp_path: Path, cli) -> None:
+    tree_make(tree, {"top.dcm": pydicomFile("CT_small.dcm")})
+    run = cli(tree, tmp_path / "out", "-T", "{}", "--maxDepth", "0")
+    assert run.code == 0
+    assert outputs(tmp_path / "out") == ["top.dcm"]
+
+
+def test_an_output_directory_that_is_a_file_fails_the_files_it_would_hold(
+    tree: Path, tmp_path: Path, cli
+) -> None:
+    (tmp_path / "out" / "p1").mkdir(parents=True)
+    (tmp_path / "out" / "p1" / "s1").write_text("in the way")
+    run = cli(tree, tmp_path / "out", "-T", "{}")
+    assert run.code == 1
+    assert (
+        f"CT_small.dcm: not written: cannot create output directory {tmp_path / 'out/p1/s1'}: File exists"
+        in run.err
+    )
+    assert outputs(tmp_path / "out") == ["p1/s1", "p2/s2/MR_small.dcm"]
