@@ -56,7 +56,11 @@ class Console:
 
     def write(self, message: str, stream: TextIO) -> None:
         """Write one line without tearing a progress bar."""
-        tqdm.write(self.prefix() + message, file=stream)
+        encoding: str = getattr(stream, "encoding", None) or "utf-8"
+        # a file name that is not valid in the terminal's encoding (undecodable bytes from an old
+        # archive) is shown escaped rather than ending the run
+        line: str = (self.prefix() + message).encode(encoding, "backslashreplace").decode(encoding)
+        tqdm.write(line, file=stream)
         stream.flush()  # stdout and stderr lines keep their order in a log
 
     def qprint(self, message: object, level: int = 1, comms: str = "status", **_ignored: object) -> None:

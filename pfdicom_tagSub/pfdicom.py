@@ -188,6 +188,13 @@ class pfdicom(Pftree):
             raise UsageError("no input directory: give -I/--inputDir or a first positional argument")
         if not config.outputDir:
             raise UsageError("no output directory: give -O/--outputDir or a second positional argument")
+        if config.outputLeafDir:
+            try:
+                config.outputLeafDir % "leaf"
+            except (TypeError, ValueError) as err:
+                raise UsageError(
+                    f"--outputLeafDir {config.outputLeafDir!r}: not a format with one %s: {err}"
+                ) from None
         output: Path = Path(config.inputDir) if config.inPlace else Path(config.outputDir)
         if output.resolve() == Path(config.inputDir).resolve():
             if not config.overwrite:

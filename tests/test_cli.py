@@ -201,7 +201,7 @@ def test_help_version_and_manual_print_and_exit_zero(cli, flag: str, expected: s
         (["-n", "PatientName ANON"], "is not <key>,<value>"),
         (["-T", "{}", "--threads", "two"], "threads: 'two' is not a whole number"),
         (["-T", "{}", "--fileFilterLogic", "XOR"], "filter logic must be AND or OR"),
-        (["-T", "{}", "--outputLeafDir", "anon"], "needs a %s"),
+        (["-T", "{}", "--outputLeafDir", "anon"], "not a format with one %s"),
         (["-T", "{}", "--bogus"], "unrecognized arguments: --bogus"),
     ],
 )
@@ -351,3 +351,24 @@ def test_an_output_directory_that_is_a_file_fails_the_files_it_would_hold(
         in run.err
     )
     assert outputs(tmp_path / "out") == ["p1/s1", "p2/s2/MR_small.dcm"]
+
+
+@pytest.mark.parametrize("leaf", ["%s-%d", "100%-%s"])
+def test_an_output_leaf_format_that_cannot_format_is_a_usage_error(
+    tree: Path, tmp_path: Path, cli, leaf: str
+) -> None:
+    run = cli(tree, tmp_path / "out", "-T", "{}", "--outputLeafDir", leaf)
+    assert run.code == 2
+    assert f"--outputLeafDir {leaf!r}: not a format with one %s" in run.err
+
+
+def test_a_file_name_that_is_not_utf8_is_processed_and_shown_escaped(tmp_path: Path, cli) -> None:
+    root = tmp_path / "in"
+    root.mkdir()
+    name = os.fsdecode(b"caf\xe9.dcm")
+    (root / name).write_bytes(pydicomFile("CT_small.dcm").read_bytes())
+    (root / os.fsdecode(b"notes-\xff.txt")).write_text("text")
+    run = cli(root, tmp_path / "out", "-T", '{"PatientID": "X"}', "-v", "5")
+    assert run.code == 0
+    assert dcm(tmp_path / "out" / name).PatientID == "X"
+    assert "notes-\\udcff.txt" in run.out
