@@ -28,7 +28,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.10"],
+        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.10", "docutils>=0.20"],
     },
     entry_points={"console_scripts": ["pfdicom_tagSub=pfdicom_tagSub.__main__:main"]},
     classifiers=[

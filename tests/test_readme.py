@@ -1,0 +1,21 @@
+"""The README is the first thing a new user reads: it must render, and say what SPEC says."""
+
+from __future__ import annotations
+
+import docutils.core
+import docutils.utils
+
+from tests.conftest import REPO
+
+README: str = (REPO / "README.rst").read_text(encoding="utf-8")
+
+
+def test_the_readme_renders_without_warnings() -> None:
+    docutils.core.publish_doctree(README, settings_overrides={"report_level": 2, "halt_level": 2})
+
+
+def test_the_readme_gives_the_install_and_test_commands_ci_runs() -> None:
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "pip install . && pfdicom_tagSub -I examples/dicom -O anon -F examples/anonymize.json" in README
+    assert "pip install '.[test]' && python -m pytest" in README
+    assert "'.[test]'" in ci and "python -m pytest" in ci
