@@ -31,6 +31,8 @@ import os
 import re
 import shutil
 import stat
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -41,7 +43,7 @@ from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VM, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
+from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import dcmread
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
@@ -62,6 +64,11 @@ PREAMBLE_BYTES: int = 128
 DICOM_PREFIX: bytes = b"DICM"
 HEADER_GROUPS: frozenset[int] = frozenset({0x0000, 0x0002, 0x0008})
 UNDEFINED_LENGTH: int = 0xFFFFFFFF
+DELIMITER_BYTES: int = 8
+SEQUENCE_DELIMITERS: frozenset[bytes] = frozenset(
+    {b"\xfe\xff\xdd\xe0\x00\x00\x00\x00", b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"}
+)
+COMMAND_GROUP: int = 0x0000
 SPECIFIC_CHARACTER_SET: BaseTag = Tag(0x0008, 0x0005)
 SOP_INSTANCE_UID: str = "SOPInstanceUID"
 DEFAULT_CHARSETS: frozenset[str] = frozenset({"", "ISO_IR 6", "ISO 2022 IR 6"})
@@ -79,6 +86,17 @@ PARAGRAPH_CONTROLS: frozenset[str] = frozenset("\r\n\f\t")
 ESCAPE: str = "\x1b"
 
 Lookup = Callable[[str], str | None]
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    InvalidDicomError,
+    EOFError,
+    ValueError,
+    KeyError,
+    TypeError,
+    NotImplementedError,
+    BytesLengthException,
+    struct.error,
+    zlib.error,
+)
 _tempCounter: itertools.count[int] = itertools.count()
 
 
@@ -127,22 +145,41 @@ def dicom_read(path: str) -> Dataset:
         if not hasPrefix and not head_isDicomLike(head):
             raise NotDicomError("no DICM prefix at byte 128 and no DICOM data set at the start")
         stream.seek(0)
+        failure: str = ""
         try:
             dataset: Dataset = dcmread(stream, force=not hasPrefix)
-            dataset_checkComplete(dataset)
-        except (InvalidDicomError, EOFError, ValueError, KeyError, TypeError, NotImplementedError) as err:
-            if not hasPrefix:
-                raise NotDicomError(
-                    f"no DICM prefix and not a readable data set ({line_first(err)})"
-                ) from None
-            raise DicomReadError(f"cannot be parsed: {line_first(err)}") from None
+            stream.seek(max(0, status.st_size - DELIMITER_BYTES))
+            dataset_checkWhole(dataset, status.st_size, stream.read(DELIMITER_BYTES))
         except DicomReadError as err:
-            if not hasPrefix:
-                raise NotDicomError(f"no DICM prefix and not a readable data set ({err})") from None
-            raise
-    if len(dataset) == 0:
+            failure = str(err)
+        except PARSE_ERRORS as err:
+            failure = f"cannot be parsed: {line_first(err)}"
+        except OSError as err:
+            if err.errno is not None:  # a real read error; pydicom's own parse errors carry no errno
+                raise
+            failure = f"cannot be parsed: {line_first(err)}"
+    if failure:
+        if not hasPrefix:
+            raise NotDicomError(f"no DICM prefix and not a readable data set ({failure})")
+        raise DicomReadError(failure)
+    if not dataset_hasContent(dataset):
+        if hasPrefix:
+            raise DicomReadError("truncated: no data set after the file meta")
         raise NotDicomError("no DICOM elements found")
     return dataset
+
+
+def dataset_hasContent(dataset: Dataset) -> bool:
+    """Whether a data set holds more than a character set and command elements.
+
+    pydicom decodes the Specific Character Set while reading, so a file cut inside or just after
+    it leaves that one element, which no completeness check can judge; a zero-filled file reads
+    as command elements (0000,0000).
+    """
+    return any(
+        tag.group != COMMAND_GROUP and tag != SPECIFIC_CHARACTER_SET
+        for tag in dataset.keys()  # noqa: SIM118  # iterating a Dataset would decode every element
+    )
 
 
 def line_first(err: BaseException) -> str:
@@ -151,7 +188,7 @@ def line_first(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def dataset_checkComplete(dataset: Dataset) -> None:
+def dataset_checkComplete(dataset: Dataset, where: str = "") -> None:
     """Refuse a data set whose top-level elements are shorter than their headers say.
 
     Raises:
@@ -159,7 +196,70 @@ def dataset_checkComplete(dataset: Dataset) -> None:
     """
     for tag in dataset.keys():  # noqa: SIM118  # iterating a Dataset would decode every element
         if not element_isComplete(dataset.get_item(tag)):
-            raise DicomReadError(f"truncated: {keyword_of(tag) or tag} is shorter than its header says")
+            name: str = keyword_of(tag) or str(tag)
+            raise DicomReadError(f"truncated: {where}{name} is shorter than its header says")
+
+
+def dataset_checkWhole(dataset: Dataset, fileSize: int, tail: bytes) -> None:
+    """Refuse a data set that is shorter than its file: writing it would drop the rest of the file.
+
+    pydicom ends a data set quietly when the file stops inside an element's header, and drops an
+    undefined-length element (encapsulated pixel data) whose delimiter the file lacks; either way
+    the elements it read end before the file does. A file cut exactly between two elements is a
+    shorter data set that no reader can tell from a whole one.
+
+    Args:
+        dataset: as read.
+        fileSize: the file's size in bytes.
+        tail: the file's last bytes (at most 8).
+
+    Raises:
+        DicomReadError: a truncated element, or bytes after the last whole element.
+    """
+    meta: Dataset | None = getattr(dataset, "file_meta", None)
+    if meta is not None:
+        dataset_checkComplete(meta, "file meta ")
+    dataset_checkComplete(dataset)
+    syntax: object = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
+    if getattr(syntax, "is_deflated", False):  # positions count in the inflated stream, not the file
+        return
+    last: tuple[int | None, BaseTag] | None = dataset_end(dataset)
+    if last is None:
+        return
+    end, tag = last
+    if end is None:
+        whole: bool = tail in SEQUENCE_DELIMITERS  # an undefined-length sequence ends the file
+    else:
+        whole = end >= fileSize
+    if not whole:
+        gap: str = "bytes" if end is None else f"{fileSize - end} bytes"
+        raise DicomReadError(f"truncated: the {gap} after {keyword_of(tag) or tag} are not a whole element")
+
+
+def dataset_end(dataset: Dataset) -> tuple[int | None, BaseTag] | None:
+    """The file offset just past the last top-level element read, with its tag; None when empty.
+
+    The offset is None when that element is a sequence of undefined length: pydicom does not
+    record where it ends (one cut short raises while it is read).
+    """
+    last: tuple[int | None, BaseTag] | None = None
+    lastStart: int = -1
+    for tag in dataset.keys():  # noqa: SIM118  # iterating a Dataset would decode every element
+        element: object = dataset.get_item(tag)
+        if not isinstance(element, RawDataElement):
+            start: int = getattr(element, "file_tell", None) or 0
+            if getattr(element, "VR", "") == "SQ" and start > lastStart:
+                last, lastStart = (None, tag), start
+            continue
+        if element.length != UNDEFINED_LENGTH:
+            end: int = element.value_tell + element.length
+        elif element.value is not None:
+            end = element.value_tell + len(element.value) + DELIMITER_BYTES
+        else:
+            return None
+        if element.value_tell > lastStart:
+            last, lastStart = (end, tag), element.value_tell
+    return last
 
 
 def element_isComplete(raw: object) -> bool:
