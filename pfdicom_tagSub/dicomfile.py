@@ -645,11 +645,26 @@ def dataset_write(dataset: Dataset, directory: str) -> str:
         with contextlib.suppress(OSError):
             os.unlink(tempPath)
         if isinstance(err, OSError):
-            raise OutputError(f"cannot write in {directory}: {err.strerror or err}") from None
+            raise OutputError(f"cannot write in {directory}: {oserror_reason(err)}") from None
         if isinstance(err, Exception):
             raise OutputError(f"pydicom cannot encode the data set: {line_first(err)}") from None
         raise
     return tempPath
+
+
+def oserror_reason(err: OSError) -> str:
+    """The system's reason for an I/O error, also when pydicom re-raised it with a traceback inside.
+
+    Example:
+        >>> oserror_reason(OSError(27, "File too large"))
+        'File too large'
+    """
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__
+    return line_first(err)
 
 
 def stream_write(dataset: Dataset, path: str) -> None:
