@@ -164,7 +164,7 @@ def dicom_read(path: str) -> Dataset:
         raise DicomReadError(failure)
     if not dataset_hasContent(dataset):
         if hasPrefix:
-            raise DicomReadError("truncated: no data set after the file meta")
+            raise DicomReadError("truncated: no whole data set after the file meta")
         raise NotDicomError("no DICOM elements found")
     return dataset
 
