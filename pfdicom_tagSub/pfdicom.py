@@ -190,11 +190,16 @@ class pfdicom(Pftree):
             raise UsageError("no output directory: give -O/--outputDir or a second positional argument")
         if config.outputLeafDir:
             try:
-                config.outputLeafDir % "leaf"
+                leaf: str = config.outputLeafDir % "leaf"
             except (TypeError, ValueError) as err:
                 raise UsageError(
                     f"--outputLeafDir {config.outputLeafDir!r}: not a format with one %s: {err}"
                 ) from None
+            if leaf in ("", ".", "..") or "/" in leaf or "\0" in leaf:
+                # a separator or '..' would put outputs elsewhere than the mirrored tree
+                raise UsageError(
+                    f"--outputLeafDir {config.outputLeafDir!r}: must make one directory name, not {leaf!r}"
+                )
         output: Path = Path(config.inputDir) if config.inPlace else Path(config.outputDir)
         if output.resolve() == Path(config.inputDir).resolve():
             if not config.overwrite:
