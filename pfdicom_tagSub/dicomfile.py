@@ -571,7 +571,7 @@ def assignments_apply(dataset: Dataset, assignments: list[Assignment]) -> None:
 
 def name_safe(stem: str, suffix: str) -> str:
     """A template's result made one file name: no separators, NUL or control characters, not ``.``
-    or ``..``, at most 255 bytes with the suffix.
+    or ``..``, at most 255 bytes with the suffix, never the name of a temporary output.
 
     Example:
         >>> name_safe("../../etc", ".dcm")
@@ -582,7 +582,10 @@ def name_safe(stem: str, suffix: str) -> str:
         cleaned = "_" * max(1, len(cleaned))
     budget: int = NAME_BYTES_MAX - len(suffix.encode("utf-8"))
     cleaned = cleaned.encode("utf-8")[:budget].decode("utf-8", "ignore")
-    return cleaned + suffix
+    name: str = cleaned + suffix
+    if name.endswith(TEMP_SUFFIX):  # a rerun would remove it as a killed run's leftover
+        name = name[:-1] + "_"
+    return name
 
 
 def outputName_make(dataset: Dataset, stem: Template | None, inputName: str) -> str:
