@@ -47,7 +47,18 @@ def image_dataset(
     size: int = 8,
     syntax: str = ExplicitVRLittleEndian,
 ) -> Dataset:
-    """A small secondary-capture image with identifiers at the top level, file meta included."""
+    """A small secondary-capture image with identifiers at the top level, file meta included.
+
+    Hostile values (too long, control characters) are taken as given, as a stranger's file holds them.
+    """
+    with pydicomConfig.disable_value_validation():
+        return image_build(number, patientName, patientID, charset, size, syntax)
+
+
+def image_build(
+    number: int, patientName: str, patientID: str, charset: str | None, size: int, syntax: str
+) -> Dataset:
+    """The data set of ``image_dataset``."""
     dataset = Dataset()
     dataset.file_meta = FileMetaDataset()
     dataset.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
