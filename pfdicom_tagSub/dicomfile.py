@@ -707,7 +707,20 @@ class FileJob:
             return False
         result.outcome = "exists"
         result.reason = "output exists, kept (use --overwrite to replace it)"
+        self.leftovers_remove(os.path.dirname(result.outputPath))
         return True
+
+    def leftovers_remove(self, directory: str) -> None:
+        """Once per directory: remove the temporary files killed runs left beside kept outputs.
+
+        A directory whose outputs all exist is never written to again, so without this a
+        temporary file left there (by a killed worker, or between link and unlink) would stay.
+        """
+        if directory in self.preparedDirs:
+            return
+        with contextlib.suppress(OSError):
+            outputDir_prepare(directory)
+        self.preparedDirs.add(directory)
 
     def file_process(self, task: FileTask) -> FileResult:
         """Read, substitute and write one file; every failure is caught here and recorded.
