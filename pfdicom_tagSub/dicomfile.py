@@ -607,13 +607,27 @@ def temp_isStale(name: str) -> bool:
     pidText: str = name[1:].split("-", 1)[0]
     if not pidText.isdigit():
         return False
+    return not process_isRunning(int(pidText))
+
+
+def process_isRunning(pid: int) -> bool:
+    """Whether a process runs: it exists and is not a zombie.
+
+    A killed run's workers stay zombies until an init process reaps them, which in some
+    containers takes long or never happens; their temporary files are nonetheless stale.
+    """
     try:
-        os.kill(int(pidText), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:
         return False
-    return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as status:
+            state: bytes = status.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc (not Linux): existing is running
+        return True
+    return state not in (b"Z", b"X")
 
 
 def outputDir_prepare(directory: str) -> None:
