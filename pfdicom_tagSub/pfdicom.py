@@ -29,9 +29,9 @@ import errno
 import logging
 import multiprocessing
 import os
+import tempfile
 import threading
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -260,9 +260,9 @@ class pfdicom(Pftree):
             raise RunError(f"input directory {self.inputPath}: {what}")
         try:
             self.outputPath.mkdir(parents=True, exist_ok=True)
-            probe: Path = self.outputPath / f".{PROGRAM}-probe-{uuid.uuid4().hex}"
-            probe.touch(exist_ok=False)
-            probe.unlink()
+            # a nameless file where the system allows (O_TMPFILE): a kill leaves nothing behind
+            with tempfile.TemporaryFile(dir=self.outputPath):
+                pass
         except OSError as err:
             raise RunError(
                 f"output directory {self.outputPath}: cannot write: {err.strerror or err}"
