@@ -41,7 +41,7 @@ from pathlib import Path
 from pydicom import config as pydicomConfig
 from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VM, keyword_for_tag, tag_for_keyword
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import dcmread
@@ -65,6 +65,7 @@ DICOM_PREFIX: bytes = b"DICM"
 HEADER_GROUPS: frozenset[int] = frozenset({0x0000, 0x0002, 0x0008})
 UNDEFINED_LENGTH: int = 0xFFFFFFFF
 DELIMITER_BYTES: int = 8
+ITEM_TAG: bytes = b"\xfe\xff\x00\xe0"
 SEQUENCE_DELIMITERS: frozenset[bytes] = frozenset(
     {b"\xfe\xff\xdd\xe0\x00\x00\x00\x00", b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"}
 )
@@ -288,8 +289,41 @@ def element_isSequence(dataset: Dataset, tag: BaseTag) -> bool:
     if vr not in (None, "UN"):
         return False
     if tag.is_private or getattr(raw, "length", 0) == UNDEFINED_LENGTH:
-        return dataset[tag].VR == "SQ"
+        return dataset[tag].VR == "SQ" or (tag.is_private and private_readAsSequence(dataset, tag, raw))
     return tag_isSequence(tag)
+
+
+def element_isOpaquePrivate(raw: object) -> bool:
+    """Whether a raw element is a private one of unknown VR (implicit or UN) and defined length."""
+    return (
+        isinstance(raw, RawDataElement)
+        and raw.tag.is_private
+        and raw.VR in (None, "UN")
+        and raw.length != UNDEFINED_LENGTH
+    )
+
+
+def private_readAsSequence(dataset: Dataset, tag: BaseTag, raw: object) -> bool:
+    """Read an opaque private element as the sequence its bytes hold, when they start with an item.
+
+    A private sequence of a creator pydicom does not know, in an implicit-VR file (or written as
+    UN), reads as bytes: the identifiers in its items would escape the rules. Its bytes are
+    implicit VR little endian either way (PS3.5 6.2.2); if pydicom cannot read them as a
+    sequence the element stays as it was.
+    """
+    if not isinstance(raw, RawDataElement) or raw.length == UNDEFINED_LENGTH:
+        return False
+    if not raw.value or raw.value[: len(ITEM_TAG)] != ITEM_TAG:
+        return False
+    opaque = dataset[tag]
+    try:
+        dataset[tag] = raw._replace(VR="SQ", is_implicit_VR=True, is_little_endian=True)
+        if dataset[tag].VR == "SQ":
+            return True
+    except Exception:  # not a sequence after all: keep the bytes
+        pass
+    dataset[tag] = opaque
+    return False
 
 
 def text_single(value: object) -> str:
@@ -470,9 +504,13 @@ class Planner:
             if keyword and applyRules:
                 rule, hits = self.ruleset.rule_for(keyword)
                 self.regexHits.update(hits)
+            raw: DataElement | RawDataElement = dataset.get_item(tag)
             if element_isSequence(dataset, tag):
+                planned: int = len(self.assignments)
                 if not self.topLevelOnly or self.removePrivate:
                     self.sequence_visit(dataset, tag, chain, where + (keyword or str(tag)))
+                if len(self.assignments) == planned and element_isOpaquePrivate(raw):
+                    dataset[tag] = raw  # nothing to change inside: its bytes stay as they came
             elif rule is not None:
                 self.element_plan(dataset, tag, keyword, rule, chain, where)
 
