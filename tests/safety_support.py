@@ -205,7 +205,7 @@ def unprivileged_refusal(directory: Path) -> str:
             capture_output=True,
             text=True,
         )
-    except OSError as err:
+    except (OSError, subprocess.SubprocessError) as err:
         return f"cannot start a process without root's permission override: {err}"
     finally:
         probe.unlink()
