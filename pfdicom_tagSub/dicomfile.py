@@ -220,9 +220,9 @@ def dataset_checkWhole(dataset: Dataset, fileSize: int, tail: bytes) -> None:
     meta: Dataset | None = getattr(dataset, "file_meta", None)
     if meta is not None:
         dataset_checkComplete(meta, "file meta ")
-    dataset_checkComplete(dataset)
     syntax: object = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
     if getattr(syntax, "is_deflated", False):  # positions count in the inflated stream, not the file
+        dataset_checkComplete(dataset)
         return
     last: tuple[int | None, BaseTag] | None = dataset_end(dataset)
     if last is None:
@@ -242,6 +242,9 @@ def dataset_end(dataset: Dataset) -> tuple[int | None, BaseTag] | None:
 
     The offset is None when that element is a sequence of undefined length: pydicom does not
     record where it ends (one cut short raises while it is read).
+
+    Raises:
+        DicomReadError: an element is shorter than its header says.
     """
     last: tuple[int | None, BaseTag] | None = None
     lastStart: int = -1
@@ -253,6 +256,8 @@ def dataset_end(dataset: Dataset) -> tuple[int | None, BaseTag] | None:
                 last, lastStart = (None, tag), start
             continue
         if element.length != UNDEFINED_LENGTH:
+            if element.value is not None and len(element.value) < element.length:
+                raise DicomReadError(f"truncated: {keyword_of(tag) or tag} is shorter than its header says")
             end: int = element.value_tell + element.length
         elif element.value is not None:
             end = element.value_tell + len(element.value) + DELIMITER_BYTES
