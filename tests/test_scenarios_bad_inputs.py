@@ -763,6 +763,8 @@ def test_a_bad_input_is_named_the_input_is_untouched_and_the_rest_is_written(
     names: dict[str, str] = {"{bad}": str(bad), "{in}": str(inputDir), "{out}": str(outputDir)}
     line: str = seen_assert(scenario, run, names)
     assert run.code == scenario.code, f"stdout:\n{run.out}\nstderr:\n{run.err}"
+    if run.code == 2:  # refused before the run: the error line is all there is
+        assert run.out == "" and run.err.count("\n") == 1, run.out + run.err
     after: dict[str, tuple[str, int, bytes]] = tree_state(inputDir)
     if scenario.outputInside:
         after = {name: entry for name, entry in after.items() if not name.startswith("anon")}
