@@ -45,7 +45,7 @@ def crashTree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     assert run.code == 0, run.err
     expected: dict[str, bytes] = {name: (reference / name).read_bytes() for name in files_under(reference)}
     assert len(expected) == DIRECTORIES * FILES_PER_DIRECTORY
-    for name in list(expected)[::FILES_PER_DIRECTORY]:
+    for name in expected:  # so that an output equal to these bytes parses too
         assert str(pydicom.dcmread(reference / name).PatientName).endswith("^ANON")
     return inputDir, expected
 
