@@ -528,7 +528,7 @@ class Planner:
         self, dataset: Dataset, tag: BaseTag, keyword: str, rule: Rule, chain: list[Dataset], where: str
     ) -> None:
         """Evaluate one rule for one element and keep the checked result."""
-        text: str | Absent = template_evaluate(rule.template, keyword, lookup_make(chain))
+        text: str | Absent = template_evaluate(rule.template, keyword, lookup_make(chain, (keyword, tag)))
         if isinstance(text, Absent):
             self.skips.append(RuleSkip(rule.key, str(text)))
             return
@@ -581,11 +581,15 @@ class Planner:
         self.absent_create(root)
 
 
-def lookup_make(chain: list[Dataset]) -> Lookup:
-    """Keyword to text, read from the innermost data set that holds it; None when absent."""
+def lookup_make(chain: list[Dataset], current: tuple[str, BaseTag] | None = None) -> Lookup:
+    """Keyword to text, read from the innermost data set that holds it; None when absent.
+
+    ``current`` is the keyword and tag of the element being replaced, found in ``chain[0]`` by its
+    tag: a repeating-group keyword (``OverlayDescription``, groups 6000-601E) names no single tag.
+    """
 
     def lookup(keyword: str) -> str | None:
-        tag: int | None = tag_of(keyword)
+        tag: int | None = current[1] if current is not None and keyword == current[0] else tag_of(keyword)
         if tag is None:
             return None
         for dataset in chain:

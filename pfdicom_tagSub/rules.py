@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.datadict import dictionary_VR, repeater_has_keyword, tag_for_keyword
 
 from pfdicom_tagSub.errors import RuleError, UsageError
 from pfdicom_tagSub.models import CURRENT_ELEMENT, ReferencePiece, Rule, TagSubOptions
@@ -154,6 +154,8 @@ def rule_compile(key: str, value: str, index: int) -> Rule:
     if key.startswith(REGEX_PREFIX):
         rule: Rule = Rule(key, template_parse(value), index, regex_compile(key))
     else:
+        if repeater_has_keyword(key):
+            raise RuleError(f'{key}: a repeating-group keyword names no single element; use "re:^{key}$"')
         if not keyword_isKnown(key):
             raise RuleError(f"{key}: not a DICOM keyword{keyword_suggest(key)}")
         if not vr_isText(keyword_vr(key)):
