@@ -174,7 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERRUPTED
     if args.json:
-        print(json.dumps(result, indent=4, sort_keys=True, default=str))
+        try:
+            print(json.dumps(result, indent=4, sort_keys=True, default=str), flush=True)
+        except BrokenPipeError:
+            from pfdicom_tagSub.console import stream_silence
+
+            stream_silence(sys.stdout)
     if args.printElapsedTime:
         app.dp.qprint("Elapsed time = %f seconds" % float(str(result["runTime"])), level=0)  # noqa: UP031  # the pf* wording
     return int(str(result["exitCode"]))

@@ -18,6 +18,7 @@ Dependencies:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -60,8 +61,11 @@ class Console:
         # a file name that is not valid in the terminal's encoding (undecodable bytes from an old
         # archive) is shown escaped rather than ending the run
         line: str = (self.prefix() + message).encode(encoding, "backslashreplace").decode(encoding)
-        tqdm.write(line, file=stream)
-        stream.flush()  # stdout and stderr lines keep their order in a log
+        try:
+            tqdm.write(line, file=stream)
+            stream.flush()  # stdout and stderr lines keep their order in a log
+        except BrokenPipeError:
+            stream_silence(stream)
 
     def qprint(self, message: object, level: int = 1, comms: str = "status", **_ignored: object) -> None:
         """Print a status line when the verbosity reaches ``level``; an error line always.
@@ -84,3 +88,9 @@ class Console:
         """A warning line on stderr, from verbosity ``level`` up."""
         if self.verbosity >= level:
             self.write(f"{self.within}: warning: {message}", sys.stderr)
+
+
+def stream_silence(stream: TextIO) -> None:
+    """A reader went away (``| head``): drop what would go to it; the run itself carries on."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())

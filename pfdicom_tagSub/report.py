@@ -69,6 +69,12 @@ def notes_lines(record: RunRecord, unmatched: list[str]) -> list[str]:
     lines: list[str] = [
         f"{key} matched nothing in the {plural(record.filesAnalyzed, 'file')} analyzed" for key in unmatched
     ]
+    if record.filesExisting:
+        verb: str = "was" if record.filesExisting == 1 else "were"
+        lines.append(
+            f"{plural(record.filesExisting, 'output')} existed and {verb} kept as they were, "
+            "without these rules: use --overwrite to replace them"
+        )
     skip: RuleSkip
     for skip, files in sorted(record.ruleSkips.items(), key=lambda item: (item[0].ruleKey, item[0].absent)):
         lines.append(f"rule {skip.ruleKey!r} not applied in {plural(files, 'file')}: {skip.absent} absent")

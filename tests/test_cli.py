@@ -372,3 +372,25 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_shown_escaped(tmp_path: P
     assert run.code == 0
     assert dcm(tmp_path / "out" / name).PatientID == "X"
     assert "notes-\\udcff.txt" in run.out
+
+
+def test_a_reader_that_goes_away_does_not_end_the_run_in_a_traceback(tree: Path, tmp_path: Path) -> None:
+    from tests.conftest import console_script
+
+    command = f"'{console_script()}' '{tree}' '{tmp_path / 'out'}' -T '{{}}' -v 5 --json | head -c 1"
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command}"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+    assert outputs(tmp_path / "out") == ["p1/s1/CT_small.dcm", "p2/s2/MR_small.dcm"]
+
+
+def test_a_rerun_says_that_kept_outputs_did_not_get_the_new_rules(tree: Path, tmp_path: Path, cli) -> None:
+    assert cli(tree, tmp_path / "out", "-T", "{}").code == 0
+    run = cli(tree, tmp_path / "out", "-T", '{"PatientID": "NEW"}')
+    assert run.code == 0
+    assert (
+        "warning: 2 outputs existed and were kept as they were, without these rules: use --overwrite"
+        in run.err
+    )
