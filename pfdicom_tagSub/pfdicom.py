@@ -343,6 +343,8 @@ class pfdicom(Pftree):
         if method == "spawn" and "forkserver" in methods:
             method = "forkserver"
         context: Any = multiprocessing.get_context(method)
+        if method == "fork":
+            job.libraries_load()
         with context.Pool(self.config.threads, initializer=worker_init, initargs=(job,)) as pool:
             yield lambda tasks: pool.imap(worker_run, tasks, chunksize=CHUNK_SIZE)
 
