@@ -47,7 +47,8 @@ from pfdicom_tagSub.errors import RunError, TagSubError, UsageError
 from pfdicom_tagSub.models import FileResult, FileTask, RunRecord, TagSubOptions
 from pfdicom_tagSub.rules import RuleSet
 
-CHUNK_SIZE: int = 4
+CHUNK_MAX: int = 16
+CHUNKS_PER_WORKER: int = 16
 LINK_UNSUPPORTED: frozenset[int] = frozenset(
     {errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 )
@@ -66,6 +67,20 @@ def worker_run(task: FileTask) -> FileResult:
     """Process one file in a worker process."""
     assert _workerJob is not None, "worker_init has not run"
     return _workerJob.file_process(task)
+
+
+def chunk_size(files: int, workers: int) -> int:
+    """How many files a worker takes at a time.
+
+    Every chunk costs the parent two thread hand-offs and a message each way (about a
+    millisecond of its CPU under load), so chunks are as large as they can be while still
+    giving each worker many of them, lest one worker idle at the end while another finishes.
+
+    Example:
+        >>> chunk_size(1000, 2), chunk_size(150, 2), chunk_size(10, 4)
+        (16, 4, 1)
+    """
+    return max(1, min(CHUNK_MAX, files // (workers * CHUNKS_PER_WORKER)))
 
 
 def output_place(tempPath: str, finalPath: str, overwrite: bool) -> bool:
@@ -345,8 +360,9 @@ class pfdicom(Pftree):
         context: Any = multiprocessing.get_context(method)
         if method == "fork":
             job.libraries_load()
+        chunk: int = chunk_size(self.record.filesFound, self.config.threads)
         with context.Pool(self.config.threads, initializer=worker_init, initargs=(job,)) as pool:
-            yield lambda tasks: pool.imap(worker_run, tasks, chunksize=CHUNK_SIZE)
+            yield lambda tasks: pool.imap(worker_run, tasks, chunksize=chunk)
 
     def progress_open(self, total: int) -> tqdm[Any] | None:
         """The per-file progress bar on stderr: at verbosity 1 on a terminal, at 2 and above always."""
