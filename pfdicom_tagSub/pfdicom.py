@@ -9,7 +9,8 @@ two inputs can never claim one output and a killed run never leaves half a file.
 
 Key components:
     - pfdicom: the engine; subclasses supply ``job_make`` (the per-file work)
-    - DicomTreeScanner: pftree's scanner, minus the output tree and the per-file size records
+    - DicomTreeScanner: pftree's scanner, minus the output tree, names packed per directory
+    - DirFiles: one directory to process, its file names packed (memory flat in the file count)
     - output_place: the atomic, no-clobber rename of a finished output
     - worker_init / worker_run: the worker-process side of ``--threads``
 
@@ -34,10 +35,11 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pftree import DirNode, Pftree, TreeOptions, TreeScanner
+from pftree import DirNode, Pftree, TreeOptions, TreeScanner, WalkEntry, dirPath_matches, fileNames_filter
 from tqdm import tqdm
 
 from pfdicom_tagSub import __version__
@@ -133,16 +135,70 @@ class WalkErrors(logging.Handler):
             self.sink.append(message)
 
 
+NAME_SEPARATOR: str = "\0"
+
+
+def names_pack(names: list[str]) -> str:
+    """File names in one string, NUL-separated (no file name holds a NUL).
+
+    A name kept as its own Python string costs about 60 bytes more than its length, plus 8 in
+    each list that holds it: a walk of 10^6 files would keep 80 MB for names alone.
+
+    Example:
+        >>> names_unpack(names_pack(["a.dcm", "b.dcm"]))
+        ['a.dcm', 'b.dcm']
+    """
+    return NAME_SEPARATOR.join(names)
+
+
+def names_unpack(packed: str) -> list[str]:
+    """The names of ``names_pack``; none for the empty string."""
+    return packed.split(NAME_SEPARATOR) if packed else []
+
+
+@dataclass
+class DirFiles:
+    """One directory to process, with its kept file names packed (see ``names_pack``).
+
+    Attributes:
+        path: the directory as walked.
+        relPath: relative to the input directory, ``.`` for the root.
+        outputPath: where its outputs go, leaf renamed.
+        packed: the file names, sorted, NUL-separated.
+        count: how many.
+    """
+
+    path: Path
+    relPath: str
+    outputPath: Path
+    packed: str
+    count: int
+
+    @classmethod
+    def fromNode(cls, node: DirNode) -> DirFiles:
+        """Pack a pftree node's file list."""
+        return cls(node.path, node.relPath, node.outputPath, names_pack(node.files), len(node.files))
+
+    def names(self) -> list[str]:
+        """The file names, unpacked."""
+        return names_unpack(self.packed)
+
+
 class DicomTreeScanner(TreeScanner):
-    """pftree's scanner that skips one directory (the output tree) and forgets file sizes.
+    """pftree's scanner that skips one directory (the output tree) and keeps names packed.
+
+    Each directory's names are packed as soon as it is scanned and its per-file sizes dropped,
+    so that memory does not grow with the number of files by more than a name's length.
 
     Attributes:
         excluded: ``(st_dev, st_ino)`` of a directory not to enter, or None.
+        packedNames: each scanned directory's file names, packed, until taken.
     """
 
     def __init__(self, *args: Any, excluded: tuple[int, int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.excluded: tuple[int, int] | None = excluded
+        self.packedNames: dict[Path, str] = {}
 
     def dir_enterable(self, entry: os.DirEntry[str], isLink: bool) -> bool:
         if self.excluded is not None:
@@ -157,9 +213,15 @@ class DicomTreeScanner(TreeScanner):
     def dir_scan(self, path: Path, dirSize: Any, depth: int, onSubdir: Any) -> Any:
         index: int = len(self.entries)
         usage: Any = super().dir_scan(path, dirSize, depth, onSubdir)
-        # only the names are needed; sizes per file would make memory grow with the tree
-        self.entries[index].fileSizes.clear()
+        entry: WalkEntry = self.entries[index]
+        entry.fileSizes.clear()
+        self.packedNames[entry.path] = names_pack(entry.fileNames)
+        entry.fileNames = []
         return usage
+
+    def names_take(self, entry: WalkEntry) -> list[str]:
+        """A scanned directory's file names, unpacked, and forgotten here."""
+        return names_unpack(self.packedNames.pop(entry.path, ""))
 
 
 class pfdicom(Pftree):
@@ -253,7 +315,7 @@ class pfdicom(Pftree):
         """Whether ``--inputFile`` names one file under the input directory (no walk)."""
         return bool(self.config.inputFile) and (Path(self.config.inputDir) / self.config.inputFile).is_file()
 
-    def scanner_build(self, recordFiles: bool = True) -> TreeScanner:
+    def scanner_build(self, recordFiles: bool = True) -> DicomTreeScanner:
         return DicomTreeScanner(
             self.options.inputDir,
             self.options.maxDepth,
@@ -286,54 +348,65 @@ class pfdicom(Pftree):
             outputStatus: os.stat_result = self.outputPath.stat()
             self.excluded = (outputStatus.st_dev, outputStatus.st_ino)
 
-    def nodes_find(self) -> list[DirNode]:
-        """The directories and files to process, in sorted order, every filter applied."""
+    def nodes_find(self) -> list[DirFiles]:
+        """The directories and files to process, in sorted order, every filter applied.
+
+        The walk is pftree's (``tree_probe``, ``tree_construct``, ``tree_filter`` and the extension
+        filter), done directory by directory so that only one directory's names are ever
+        unpacked.
+        """
         if self.inputFile_single():
             relative: Path = Path(self.config.inputFile)
             relPath: str = relative.parent.as_posix()
             node: DirNode = DirNode(
                 self.inputPath / relative.parent, relPath, [relative.name], self.outputPath_for(relPath)
             )
-            return [node]
+            return [DirFiles.fromNode(node)]
         walkErrors: WalkErrors = WalkErrors(self.record.walkErrors)
         pftreeLogger: logging.Logger = logging.getLogger("pftree")
         pftreeLogger.addHandler(walkErrors)
         try:
-            self.tree_construct(self.tree_probe())
+            scanner: DicomTreeScanner = self.scanner_build()
+            entries: list[WalkEntry] = scanner.scan().entries
         finally:
             pftreeLogger.removeHandler(walkErrors)
-        if self.fileTokens or self.dirTokens:
-            self.tree_filter()
-        nodes: list[DirNode] = sorted(self.nodes.values(), key=lambda item: item.relPath)
-        if self.config.extension:
-            nodes = self.extension_filter(nodes)
-        return nodes
-
-    def extension_filter(self, nodes: list[DirNode]) -> list[DirNode]:
-        """Keep files ending in the extension (``dcm`` and ``.dcm`` alike, any case)."""
-        suffix: str = "." + self.config.extension.lstrip(".").lower()
-        kept: list[DirNode] = []
-        for node in nodes:
-            node.files = [name for name in node.files if name.lower().endswith(suffix)]
+        found: list[DirFiles] = []
+        for entry in entries:
+            names: list[str] = scanner.names_take(entry)
+            node = self.node_build(WalkEntry(entry.path, names, {}, entry.dirSize))
+            node.files = self.names_filter(node)
             if node.files:
-                kept.append(node)
+                found.append(DirFiles.fromNode(node))
+        return sorted(found, key=lambda item: item.relPath)
+
+    def names_filter(self, node: DirNode) -> list[str]:
+        """The names of a directory that pass ``--dirFilter``, ``--fileFilter`` and ``--extension``."""
+        kept: list[str] = node.files
+        if self.fileTokens or self.dirTokens:
+            if not dirPath_matches(node.relPath, self.dirTokens, self.dirLogic):
+                return []
+            if self.fileTokens:
+                kept = fileNames_filter(kept, self.fileTokens, self.fileLogic)
+        if self.config.extension:
+            suffix: str = "." + self.config.extension.lstrip(".").lower()
+            kept = [name for name in kept if name.lower().endswith(suffix)]
         return kept
 
-    def nodes_report(self, nodes: list[DirNode]) -> None:
+    def nodes_report(self, nodes: list[DirFiles]) -> None:
         """At verbosity 3, the directories and files found."""
         if self.config.verbosity < 3:
             return
         for node in nodes:
-            self.dp.qprint(f"{node.path}: {len(node.files)} files -> {node.outputPath}", level=3)
-            for name in node.files:
+            self.dp.qprint(f"{node.path}: {node.count} files -> {node.outputPath}", level=3)
+            for name in node.names():
                 self.dp.qprint(f"  {name}", level=3)
 
     @staticmethod
-    def tasks_iterate(nodes: list[DirNode]) -> Iterator[FileTask]:
+    def tasks_iterate(nodes: list[DirFiles]) -> Iterator[FileTask]:
         """One task per file, directory by directory, made as they are consumed."""
         for node in nodes:
             outputDir: str = str(node.outputPath)
-            for name in node.files:
+            for name in node.names():
                 yield FileTask(str(node.path / name), outputDir)
 
     def job_make(self) -> FileJob:
@@ -417,9 +490,9 @@ class pfdicom(Pftree):
         else:
             self.dp.qprint(f"skipped: {result.inputPath}: {result.reason}", level=5)
 
-    def files_process(self, nodes: list[DirNode], job: FileJob) -> None:
+    def files_process(self, nodes: list[DirFiles], job: FileJob) -> None:
         """Run the job over every file, committing and reporting each result in input order."""
-        self.record.filesFound = sum(len(node.files) for node in nodes)
+        self.record.filesFound = sum(node.count for node in nodes)
         with self.workers_open(job) as results_map:
             bar: tqdm[Any] | None = self.progress_open(self.record.filesFound)
             try:
@@ -439,7 +512,7 @@ class pfdicom(Pftree):
             RunError: the run cannot start.
         """
         self.env_prepare()
-        nodes: list[DirNode] = self.nodes_find()
+        nodes: list[DirFiles] = self.nodes_find()
         self.nodes_report(nodes)
         self.files_process(nodes, job)
         return {

@@ -1,0 +1,80 @@
+"""The walk keeps file names packed, yet finds exactly the files pftree's own walk finds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pftree import Pftree, TreeOptions
+
+from pfdicom_tagSub.pfdicom import names_pack, names_unpack, pfdicom
+from tests.conftest import tree_make
+
+NAMES: list[str] = ["a.dcm", "B.DCM", "c.txt", "with space.dcm", "ünïcode.dcm", "x\udcff.dcm", ".hidden"]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root: Path = tmp_path / "in"
+    for relative in ("", "p1", "p1/s1", "p1/s2", "p2/s1", "p2/s1/deep"):
+        (root / relative).mkdir(parents=True, exist_ok=True)
+        for name in NAMES:
+            (root / relative / name).write_bytes(b"x")
+    (root / "empty").mkdir()
+    return root
+
+
+def pftree_files(root: Path, **options: object) -> list[str]:
+    """What pftree 4's own probe, construct and filter keep, as relative paths."""
+    tree = Pftree(TreeOptions(inputDir=root, outputDir=root.parent / "unused", **options))  # type: ignore[arg-type]
+    tree.tree_construct(tree.tree_probe())
+    tree.tree_filter()
+    return sorted(os.path.join(node.relPath, name) for node in tree.nodes.values() for name in node.files)
+
+
+def engine_files(root: Path, **options: object) -> list[str]:
+    engine = pfdicom({"inputDir": str(root), "outputDir": str(root.parent / "out"), **options})
+    engine.env_prepare()
+    return sorted(os.path.join(node.relPath, name) for node in engine.nodes_find() for name in node.names())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"fileFilter": "dcm"},
+        {"fileFilter": "glob:*.dcm,re:^c", "fileFilterLogic": "OR"},
+        {"dirFilter": "s1"},
+        {"dirFilter": "p1,!s2", "dirFilterLogic": "AND"},
+        {"inputFile": "space"},
+        {"maxDepth": 1},
+    ],
+)
+def test_the_walk_finds_what_pftree_finds(tree: Path, options: dict[str, object]) -> None:
+    assert engine_files(tree, **options) == pftree_files(tree, **options)
+
+
+def test_extension_keeps_what_ends_in_it_after_pftree_filters(tree: Path) -> None:
+    expected = [path for path in pftree_files(tree, dirFilter="p2") if path.lower().endswith(".dcm")]
+    assert engine_files(tree, dirFilter="p2", extension="DCM") == expected
+
+
+def test_directories_come_in_sorted_order_with_sorted_names(tree: Path) -> None:
+    engine = pfdicom({"inputDir": str(tree), "outputDir": str(tree.parent / "out")})
+    engine.env_prepare()
+    nodes = engine.nodes_find()
+    assert [node.relPath for node in nodes] == [".", "p1", "p1/s1", "p1/s2", "p2/s1", "p2/s1/deep"]
+    assert all(node.names() == sorted(NAMES) and node.count == len(NAMES) for node in nodes)
+
+
+@pytest.mark.parametrize("names", [[], ["one"], NAMES])
+def test_packed_names_unpack_to_the_same_names(names: list[str]) -> None:
+    assert names_unpack(names_pack(names)) == names
+
+
+def test_the_output_tree_inside_the_input_tree_is_not_walked(tmp_path: Path) -> None:
+    root: Path = tree_make(tmp_path / "in", {"a/x.dcm": b"x", "out/a/x.dcm": b"x"})
+    engine = pfdicom({"inputDir": str(root), "outputDir": str(root / "out")})
+    engine.env_prepare()
+    assert [(node.relPath, node.names()) for node in engine.nodes_find()] == [("a", ["x.dcm"])]
