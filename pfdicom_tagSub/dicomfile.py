@@ -36,7 +36,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 from pydicom import config as pydicomConfig
 from pydicom.charset import convert_encodings
@@ -644,6 +643,17 @@ def name_safe(stem: str, suffix: str) -> str:
     return name
 
 
+def suffix_of(name: str) -> str:
+    """A file name's extension as ``PurePath.suffix`` gives it, without pathlib interning the name.
+
+    Example:
+        >>> suffix_of("IM1.dcm"), suffix_of(".hidden"), suffix_of("a."), suffix_of("x.tar.gz")
+        ('.dcm', '', '', '.gz')
+    """
+    dot: int = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
 def outputName_make(dataset: Dataset, stem: Template | None, inputName: str) -> str:
     """The output file's name: the input's, or the stem template's result plus the input's extension.
 
@@ -655,7 +665,7 @@ def outputName_make(dataset: Dataset, stem: Template | None, inputName: str) -> 
     text: str | Absent = template_evaluate(stem, "", lookup_make([dataset]))
     if isinstance(text, Absent):
         raise OutputError(f"--outputFileStem {stem.source!r} needs {text}, which the file lacks")
-    return name_safe(text, Path(inputName).suffix)
+    return name_safe(text, suffix_of(inputName))
 
 
 def temp_isStale(name: str) -> bool:

@@ -406,8 +406,11 @@ class pfdicom(Pftree):
         """One task per file, directory by directory, made as they are consumed."""
         for node in nodes:
             outputDir: str = str(node.outputPath)
+            inputDir: str = str(node.path)
             for name in node.names():
-                yield FileTask(str(node.path / name), outputDir)
+                # not node.path / name: pathlib interns every name it parses, and the interpreter's
+                # table of interned strings then grows with the number of files
+                yield FileTask(os.path.join(inputDir, name), outputDir)
 
     def job_make(self) -> FileJob:
         """The per-file work; the base class copies files through unchanged (subclasses add rules)."""

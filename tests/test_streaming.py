@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from pftree import Pftree, TreeOptions
 
+from pfdicom_tagSub.dicomfile import suffix_of
 from pfdicom_tagSub.pfdicom import names_pack, names_unpack, pfdicom
 from tests.conftest import tree_make
 
@@ -78,3 +79,16 @@ def test_the_output_tree_inside_the_input_tree_is_not_walked(tmp_path: Path) -> 
     engine = pfdicom({"inputDir": str(root), "outputDir": str(root / "out")})
     engine.env_prepare()
     assert [(node.relPath, node.names()) for node in engine.nodes_find()] == [("a", ["x.dcm"])]
+
+
+@pytest.mark.parametrize("name", ["IM1.dcm", ".hidden", "a.", "x.tar.gz", "noext", "..", "a..b", "."])
+def test_the_suffix_of_a_name_is_the_one_pathlib_gives(name: str) -> None:
+    assert suffix_of(name) == PurePosixPath(name).suffix
+
+
+def test_tasks_name_each_file_as_pathlib_would(tree: Path) -> None:
+    engine = pfdicom({"inputDir": str(tree), "outputDir": str(tree.parent / "out")})
+    engine.env_prepare()
+    nodes = engine.nodes_find()
+    expected = [str(node.path / name) for node in nodes for name in node.names()]
+    assert [task.inputPath for task in engine.tasks_iterate(nodes)] == expected
