@@ -1,0 +1,666 @@
+#!/usr/bin/env python3
+"""Benchmark pfdicom_tagSub against a bare pydicom loop and ``cp -r``, on inputs it builds itself.
+
+Inputs (built once under the work directory, reused by later runs):
+    - ``tree``: at least 1000 real files copied from pydicom's bundled test files (those both
+      pydicom and this tool rewrite), spread over 20 series directories;
+    - ``big``: one directory of 150 files of at least 5 MB each, generated with pydicom
+      (``big2``: twice as many, for the memory check);
+    - with ``--scale``: ``scale10k`` and ``scale100k``, 10,000 and 100,000 copies of one small
+      file in series directories of 500.
+
+Runs, side by side: the tool with 1 and with 2 workers, a bare pydicom read-modify-write loop
+(the README's rules computed simply: ``dcmread``, set, ``dataset.walk`` for the ``re:`` keys,
+``save_as``) and ``cp -r``; optionally the original tool from a venv that holds it. Each run is
+a child process; its wall time and peak RSS (largest process, from ``wait4``) are printed with
+files/s, MB/s and the ratios, then the targets of issue 4, each met or not.
+
+Typical usage (from the repository root, in a venv where the tool is installed):
+    python benchmarks/benchmark.py                       # about five minutes on 2 cores
+    python benchmarks/benchmark.py --scale               # also 10k and 100k small files
+    python benchmarks/benchmark.py --original /path/to/venv-with-pfdicom_tagSub-3.1.1
+
+Dependencies:
+    - pydicom (its bundled test files), the installed ``pfdicom_tagSub`` console script, ``cp``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE: Path = Path(__file__).resolve().parent
+WORK_DEFAULT: Path = HERE / "work"
+SERIES: int = 20
+MB: float = 1e6
+SAMPLE_SECONDS: float = 0.05
+KEEP_BYTES: float = 2e9
+
+README_RULES: dict[str, str] = {
+    "PatientName": "%_name|patientID_PatientName",
+    "PatientID": "%_md5|7_PatientID",
+    "AccessionNumber": "%_md5|8_AccessionNumber",
+    "PatientBirthDate": "%_strmsk|******01_PatientBirthDate",
+    "re:.*hysician": "%_md5|4_#tag",
+    "re:.*stitution": "#tag",
+    "re:.*ddress": "#tag",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# the bare pydicom loop: what a user writes without this tool (run as a child of this script)
+
+
+def md5_text(text: str, count: int) -> str:
+    """The first ``count`` hex characters of md5(text)."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()[:count]
+
+
+def bare_transform(dataset: object) -> None:
+    """The README's rules, computed simply, on one data set (the name is an md5, not Faker's)."""
+    from pydicom.dataset import Dataset
+
+    assert isinstance(dataset, Dataset)
+    if "PatientName" in dataset:
+        dataset.PatientName = "ANON^" + md5_text(str(dataset.get("PatientID", "")), 8)
+    if "PatientID" in dataset:
+        dataset.PatientID = md5_text(str(dataset.PatientID), 7)
+    if "AccessionNumber" in dataset:
+        dataset.AccessionNumber = md5_text(str(dataset.AccessionNumber or ""), 8)
+    if "PatientBirthDate" in dataset:
+        birth: str = str(dataset.PatientBirthDate or "")
+        dataset.PatientBirthDate = "".join(
+            kept if masked == "*" else masked for kept, masked in zip(birth, "******01", strict=False)
+        )
+    physician = re.compile(".*hysician")
+    institution = re.compile(".*stitution|.*ddress")
+
+    def element_visit(_dataset: Dataset, element: object) -> None:
+        keyword: str = getattr(element, "keyword", "")
+        if not keyword or getattr(element, "VR", "") == "SQ":
+            return
+        if physician.match(keyword):
+            element.value = md5_text(keyword, 4)  # type: ignore[attr-defined]
+        elif institution.match(keyword):
+            element.value = keyword  # type: ignore[attr-defined]
+
+    dataset.walk(element_visit)
+
+
+def bare_loop(inputDir: Path, outputDir: Path) -> int:
+    """dcmread, modify, save_as every file of a tree into the same place in another tree."""
+    import warnings
+
+    import pydicom
+
+    warnings.simplefilter("ignore")  # as the tool does: pydicom warns on odd values in its test files
+
+    count: int = 0
+    for directory, _dirs, names in os.walk(inputDir):
+        target: Path = outputDir / Path(directory).relative_to(inputDir)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in sorted(names):
+            dataset = pydicom.dcmread(os.path.join(directory, name))
+            bare_transform(dataset)
+            dataset.save_as(target / name, enforce_file_format=False)
+            count += 1
+    return count
+
+
+# ----------------------------------------------------------------------------------------------
+# inputs
+
+
+def tree_bytes(root: Path) -> tuple[int, int]:
+    """(files, bytes) under a tree."""
+    files: int = 0
+    size: int = 0
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            files += 1
+            size += os.path.getsize(os.path.join(directory, name))
+    return files, size
+
+
+def candidates_find() -> list[Path]:
+    """pydicom's bundled files that pydicom and this tool both read, rewrite and write."""
+    import io
+    import warnings
+
+    import pydicom
+    from pydicom.data import get_testdata_files
+
+    from pfdicom_tagSub.pfdicom_tagSub import pfdicom_tagSub
+
+    warnings.simplefilter("ignore")
+    readable: list[Path] = []
+    for name in sorted(get_testdata_files()):
+        path: Path = Path(name)
+        if not path.is_file():
+            continue
+        with open(path, "rb") as stream:
+            if stream.read(132)[128:] != b"DICM":
+                continue
+        try:
+            dataset = pydicom.dcmread(path)
+            bare_transform(dataset)
+            dataset.save_as(io.BytesIO(), enforce_file_format=False)
+        except Exception:  # a file pydicom itself cannot rewrite is no benchmark input
+            continue
+        readable.append(path)
+    with tempfile.TemporaryDirectory() as scratch:
+        inputDir: Path = Path(scratch) / "in"
+        inputDir.mkdir()
+        for index, path in enumerate(readable):
+            shutil.copyfile(path, inputDir / f"{index:04d}-{path.name}")
+        app = pfdicom_tagSub(
+            {"inputDir": str(inputDir), "outputDir": f"{scratch}/out", "tagStruct": json.dumps(README_RULES)}
+            | {"verbosity": 0}
+        )
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stderr(quiet):
+            record: Any = app.run()["d_tagSub"]
+        refused: set[str] = {Path(entry["file"]).name for entry in record["failed"]}
+    return [path for index, path in enumerate(readable) if f"{index:04d}-{path.name}" not in refused]
+
+
+def tree_build(root: Path, count: int) -> None:
+    """``count`` real files in 20 series directories, copied round-robin from pydicom's."""
+    if root.is_dir() and tree_bytes(root)[0] == count:
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    sources: list[Path] = candidates_find()
+    for index in range(count):
+        series: Path = root / f"patient{index % 4:02d}" / f"series{index % SERIES:02d}"
+        series.mkdir(parents=True, exist_ok=True)
+        source: Path = sources[index % len(sources)]
+        shutil.copyfile(source, series / f"IM{index:06d}-{source.stem}.dcm")
+
+
+def one_build(root: Path, tree: Path) -> None:
+    """A tree of one file of ``tree`` with a PatientName (so Faker loads): what a run costs before
+    its files do."""
+    import pydicom
+
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    first: Path = next(
+        path for path in sorted(tree.rglob("*.dcm")) if "PatientName" in pydicom.dcmread(path, force=True)
+    )
+    shutil.copyfile(first, root / first.name)
+
+
+def big_build(root: Path, count: int, megabytes: float) -> None:
+    """``count`` files of at least ``megabytes`` MB: CT_small's header over a large 16-bit image."""
+    if root.is_dir() and tree_bytes(root)[0] == count:
+        return
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    dataset = pydicom.dcmread(str(get_testdata_file("CT_small.dcm")))
+    side: int = int((megabytes * MB / 2) ** 0.5) + 8
+    dataset.Rows = dataset.Columns = side
+    pixels: bytes = os.urandom(side * side * 2)
+    dataset.PixelData = pixels
+    series: str = generate_uid()
+    for index in range(count):
+        dataset.SeriesInstanceUID = series
+        dataset.SOPInstanceUID = generate_uid()
+        dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+        dataset.InstanceNumber = index + 1
+        dataset.save_as(root / f"IM{index:06d}.dcm", enforce_file_format=False)
+
+
+def scale_build(root: Path, count: int, source: Path) -> None:
+    """``count`` copies (real files) of one small file, in series directories of 500."""
+    if root.is_dir() and tree_bytes(root)[0] == count:
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    for index in range(count):
+        series: Path = root / f"series{index // 500:04d}"
+        if index % 500 == 0:
+            series.mkdir(parents=True)
+        shutil.copyfile(source, series / f"IM{index:06d}.dcm")
+
+
+# ----------------------------------------------------------------------------------------------
+# measuring
+
+
+@dataclass
+class Measure:
+    """One run: what, on how much, how long, how much memory."""
+
+    label: str
+    files: int
+    size: int
+    wall: float
+    cpu: float
+    rss: int
+    rssTotal: int
+    code: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def filesPerSecond(self) -> float:
+        return self.files / self.wall if self.wall else 0.0
+
+    @property
+    def mbPerSecond(self) -> float:
+        return self.size / MB / self.wall if self.wall else 0.0
+
+
+def memory_kib(pid: int, path: str, field: str) -> int:
+    """A memory figure of ``/proc/<pid>/<path>`` in KiB (``status`` VmHWM, ``smaps_rollup`` Pss).
+
+    0 once the process is gone.
+    """
+    try:
+        with open(f"/proc/{pid}/{path}", "rb") as stream:
+            for line in stream:
+                if line.startswith(field.encode()):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def descendants_find(root: int) -> list[int]:
+    """The process and every process below it, from the parent ids in ``/proc``."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stream:
+                # the name in parentheses may hold spaces; the parent id follows the last ')'
+                parents[int(entry)] = int(stream.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found: list[int] = [root]
+    for pid in found:
+        found.extend(child for child, parent in parents.items() if parent == pid)
+    return found
+
+
+class MemoryWatch:
+    """Samples a process tree's memory while it runs.
+
+    ``wait4``'s ``ru_maxrss`` cannot be used: Linux keeps it across ``exec``, so every child of
+    this (large) Python process would report at least this process's size.
+
+    Attributes:
+        peak: the largest high-water mark (``VmHWM``) of any one process, in bytes.
+        total: the largest sum of the tree's proportional set sizes at one moment, in bytes
+            (pages shared by forked workers counted once, split between them).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid: int = pid
+        self.pids: list[int] = [pid]
+        self.peak: int = 0
+        self.total: int = 0
+        self.samples: int = 0
+
+    def sample(self) -> None:
+        if self.samples % 5 == 0:
+            self.pids = descendants_find(self.pid)
+        self.samples += 1
+        self.peak = max([self.peak, *(memory_kib(pid, "status", "VmHWM:") * 1024 for pid in self.pids)])
+        self.total = max(self.total, sum(memory_kib(pid, "smaps_rollup", "Pss:") * 1024 for pid in self.pids))
+
+
+def command_measure(label: str, command: Sequence[str], files: int, size: int) -> Measure:
+    """Run a command; its wall time, CPU time, memory (sampled every 0.05 s) and stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start: float = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err)
+        watch: MemoryWatch = MemoryWatch(child.pid)
+        sampled: float = 0.0
+        while True:
+            if time.perf_counter() - sampled >= SAMPLE_SECONDS:
+                watch.sample()
+                sampled = time.perf_counter()
+            _pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if _pid:
+                break
+            time.sleep(0.002)  # the wall time is known to 2 ms; memory is sampled less often
+        wall: float = time.perf_counter() - start
+        code: int = os.waitstatus_to_exitcode(status)
+        child.returncode = code
+        # user + system time of the process and of every child it waited for (its workers)
+        cpu: float = usage.ru_utime + usage.ru_stime
+        out.seek(0)
+        err.seek(0)
+        stdout: str = out.read().decode(errors="replace")
+        stderr: str = err.read().decode(errors="replace")
+        if code != 0:
+            print(f"  ! {label}: exit {code}: {stderr.strip()[-500:]}")
+    return Measure(label, files, size, wall, cpu, watch.peak, watch.total, code, stdout, stderr)
+
+
+def tree_warm(root: Path) -> None:
+    """Read every file once, so that no run pays for a cold page cache."""
+    for directory, _dirs, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(directory, name), "rb") as stream:
+                while stream.read(1 << 20):
+                    pass
+
+
+def output_clear(path: Path) -> None:
+    """Remove an output tree and flush its dirty pages, so no run inherits another's writeback."""
+    shutil.rmtree(path, ignore_errors=True)
+    os.sync()
+
+
+def tool_command(script: str, inputDir: Path, outputDir: Path, rules: Path, workers: int) -> list[str]:
+    """This tool's command line: README rules, default verbosity, the JSON record on stdout."""
+    return [
+        script,
+        "-I",
+        str(inputDir),
+        "-O",
+        str(outputDir),
+        "-F",
+        str(rules),
+        "--threads",
+        str(workers),
+        "--json",
+    ]
+
+
+def original_command(venv: Path, inputDir: Path, outputDir: Path, rules: Path) -> list[str]:
+    """The original 3.1.1's command line (pftree 3's long flags)."""
+    return [
+        str(venv / "bin" / "pfdicom_tagSub"),
+        "--inputDir",
+        str(inputDir),
+        "--outputDir",
+        str(outputDir),
+        "--tagStruct",
+        rules.read_text(),
+        "--threads",
+        "0",
+        "--verbosity",
+        "0",
+    ]
+
+
+def tree_digest(root: Path) -> str:
+    """One digest of every file's relative path and bytes: two equal trees give one digest."""
+    digest = hashlib.sha256()
+    for directory, dirs, names in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(names):
+            path: str = os.path.join(directory, name)
+            digest.update(os.path.relpath(path, root).encode())
+            with open(path, "rb") as stream:
+                digest.update(hashlib.sha256(stream.read()).digest())
+    return digest.hexdigest()
+
+
+@dataclass
+class Suite:
+    """The runs over one input tree, and whether 1 and 2 workers gave the same outputs and record."""
+
+    name: str
+    inputDir: Path
+    measures: list[Measure]
+    identical: bool | None = None
+
+    def get(self, label: str) -> Measure | None:
+        return next((measure for measure in self.measures if measure.label == label), None)
+
+
+def runs_list(
+    kind: str, inputDir: Path, output: Path, rules: Path, options: argparse.Namespace
+) -> list[tuple[str, list[str]]]:
+    """The commands of a suite: ``all`` of them, the ``tool`` with 1 and 2 workers, or ``one`` worker."""
+    script: str = options.script
+    runs: list[tuple[str, list[str]]] = [("tool, 1 worker", tool_command(script, inputDir, output, rules, 1))]
+    if kind != "one":
+        runs.append(("tool, 2 workers", tool_command(script, inputDir, output, rules, 2)))
+    if kind == "all":
+        runs[:0] = [
+            ("cp -r", ["cp", "-r", str(inputDir), str(output)]),
+            ("pydicom loop", [sys.executable, __file__, "--bare-loop", str(inputDir), str(output)]),
+        ]
+        if options.original:
+            runs.append(("original 3.1.1", original_command(options.original, inputDir, output, rules)))
+    return runs
+
+
+def suite_run(
+    name: str, inputDir: Path, work: Path, rules: Path, options: argparse.Namespace, kind: str
+) -> Suite:
+    """Run each command of the suite ``--repeat`` times, keeping its fastest run.
+
+    The rounds interleave the commands (a, b, c, a, b, c, ...) so that a change in the machine's
+    speed during the suite (other work, the host) weighs on all of them alike.
+    """
+    files, size = tree_bytes(inputDir)
+    tree_warm(inputDir)
+    # ext4 skips inodes freed in the last minutes when it allocates new ones, so a run that creates
+    # files right after thousands were deleted pays for it; small outputs are kept until the suite
+    # ends (each run writes a new tree), only large ones are deleted between runs
+    keep: bool = size * (4 * options.repeat + 1) < KEEP_BYTES
+    best: dict[str, Measure] = {}
+    seen: dict[str, tuple[str, str, str]] = {}
+    labels: list[str] = [label for label, _command in runs_list(kind, inputDir, work, rules, options)]
+    runNumber: int = 0
+    for _round in range(options.repeat):
+        for index, label in enumerate(labels):
+            output: Path = work / f"out-{name}-{runNumber}"
+            runNumber += 1
+            command: list[str] = runs_list(kind, inputDir, output, rules, options)[index][1]
+            measure: Measure = command_measure(label, command, files, size)
+            if label not in best or measure.wall < best[label].wall:
+                best[label] = measure
+            if label.startswith("tool"):
+                record: str = record_stable(measure.stdout.replace(str(output), "<out>"))
+                summary: str = summary_stable(measure.stderr.replace(str(output), "<out>"))
+                seen[label] = (tree_digest(output), record, summary)
+            if not keep:
+                output_clear(output)
+    for number in range(runNumber):
+        shutil.rmtree(work / f"out-{name}-{number}", ignore_errors=True)
+    os.sync()
+    identical: bool | None = len(set(seen.values())) == 1 if len(seen) > 1 else None
+    return Suite(name, inputDir, [best[label] for label in labels], identical)
+
+
+def summary_stable(stderr: str) -> str:
+    """A run's summary and warnings, less the start line (which names the worker count)."""
+    return "\n".join(stderr.splitlines()[1:])
+
+
+def record_stable(stdout: str) -> str:
+    """A run's ``--json`` record less what may differ between equal runs (timings, worker count)."""
+    try:
+        record: dict[str, Any] = json.loads(stdout)
+    except ValueError:
+        return stdout
+    record.pop("runTime", None)
+    record.get("d_pfdicom", {}).pop("threads", None)
+    return json.dumps(record, sort_keys=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# reporting
+
+
+def suite_print(suite: Suite) -> None:
+    """A table of the suite's runs, ratios against the pydicom loop."""
+    base: Measure | None = suite.get("pydicom loop")
+    first: Measure = suite.measures[0]
+    print(f"\n{suite.name}: {first.files} files, {first.size / MB:.1f} MB ({suite.inputDir})")
+    header: str = f"{'run':<18}{'wall s':>9}{'cpu s':>8}{'files/s':>10}{'MB/s':>9}"
+    print(f"  {header}{'peak RSS MB':>13}{'all PSS MB':>12}{'x loop':>9}")
+    for measure in suite.measures:
+        ratio: str = f"{measure.wall / base.wall:.2f}" if base else "-"
+        flag: str = "" if measure.code == 0 else f"  (exit {measure.code})"
+        speed: str = f"{measure.wall:>9.2f}{measure.cpu:>8.2f}{measure.filesPerSecond:>10.0f}"
+        memory: str = f"{measure.rss / MB:>13.0f}{measure.rssTotal / MB:>12.0f}"
+        print(f"  {measure.label:<18}{speed}{measure.mbPerSecond:>9.1f}{memory}{ratio:>9}{flag}")
+    if suite.identical is not None:
+        verdict: str = "identical" if suite.identical else "DIFFERENT"
+        print(f"  1 and 2 workers: output files, summary and --json record {verdict}")
+
+
+def version_time(script: str, repeat: int = 5) -> float:
+    """The median wall time of ``pfdicom_tagSub --version``."""
+    times: list[float] = []
+    for _ in range(repeat):
+        start: float = time.perf_counter()
+        subprocess.run([script, "--version"], capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def target_line(what: str, met: bool, figure: str) -> str:
+    """One target: met or not, with its figure."""
+    return f"  [{'met' if met else 'NOT met'}] {what}: {figure}"
+
+
+def targets_print(suites: dict[str, Suite], versionSeconds: float) -> None:
+    """Issue 4's targets, each with its figure."""
+    print("\ntargets")
+    tree: Suite = suites["tree"]
+    one: Measure | None = tree.get("tool, 1 worker")
+    two: Measure | None = tree.get("tool, 2 workers")
+    loop: Measure | None = tree.get("pydicom loop")
+    if one and loop:
+        ratio: float = one.wall / loop.wall
+        print(target_line("one worker <= 1.2 x the pydicom loop (tree)", ratio <= 1.2, f"{ratio:.2f} x"))
+    if one and two:
+        speedup: float = one.wall / two.wall
+        print(target_line("two workers >= 1.8 x faster than one (tree)", speedup >= 1.8, f"{speedup:.2f} x"))
+        start: Suite | None = suites.get("start-up")
+        if start:
+            fixed: float = start.measures[0].wall
+            steady: float = (one.wall - fixed) / max(two.wall - fixed, 1e-9)
+            print(
+                f"         start-up (a tree of one file, one worker) {fixed:.2f} s; two workers vs one, "
+                f"start-up excluded: {steady:.2f} x"
+            )
+    for name in ("big", "big2"):
+        suite: Suite | None = suites.get(name)
+        if suite:
+            peak: int = max(measure.rss for measure in suite.measures if measure.label.startswith("tool"))
+            print(
+                target_line(
+                    f"{name}: peak RSS <= 150 MB ({suite.measures[0].files} files)",
+                    peak <= 150 * MB,
+                    f"{peak / MB:.0f} MB",
+                )
+            )
+    print(target_line("--version <= 0.3 s", versionSeconds <= 0.3, f"{versionSeconds:.3f} s"))
+    small, large = suites.get("scale10k"), suites.get("scale100k")
+    if small and large:
+        s1, l1 = small.measures[0], large.measures[0]
+        perFile: float = (l1.wall / l1.files) / (s1.wall / s1.files)
+        growth: float = (l1.rss - s1.rss) / MB
+        print(
+            target_line(
+                "100k files: time per file within 1.25 x of 10k's",
+                perFile <= 1.25,
+                f"{s1.wall / s1.files * 1e3:.2f} ms vs {l1.wall / l1.files * 1e3:.2f} ms per file",
+            )
+        )
+        print(
+            target_line(
+                "100k files: peak RSS within 10 MB of 10k's",
+                growth <= 10,
+                f"{s1.rss / MB:.0f} MB vs {l1.rss / MB:.0f} MB",
+            )
+        )
+
+
+def load_print() -> None:
+    """The machine's load, since other work on it skews every figure."""
+    one, five, _fifteen = os.getloadavg()
+    print(f"cores: {os.cpu_count()}, load average: {one:.2f} (1 min), {five:.2f} (5 min)")
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def options_parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=WORK_DEFAULT, help="where inputs and outputs go")
+    parser.add_argument("--files", type=int, default=1000, help="files in the tree of pydicom's files")
+    parser.add_argument("--big-files", dest="bigFiles", type=int, default=150, help="files in the big dir")
+    parser.add_argument("--big-mb", dest="bigMb", type=float, default=5.0, help="MB per big file")
+    parser.add_argument("--no-big2", dest="big2", action="store_false", help="skip the doubled big dir")
+    parser.add_argument("--scale", action="store_true", help="also 10k and 100k small files")
+    parser.add_argument(
+        "--scale-files", dest="scaleFiles", type=int, default=10_000, help="the smaller scale tree; x10"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measure, the best kept")
+    parser.add_argument("--original", type=Path, help="a venv holding pfdicom_tagSub 3.1.1")
+    parser.add_argument(
+        "--script",
+        default=shutil.which("pfdicom_tagSub", path=str(Path(sys.executable).parent)) or "pfdicom_tagSub",
+        help="the pfdicom_tagSub to measure (default: this venv's)",
+    )
+    parser.add_argument("--bare-loop", dest="bareLoop", nargs=2, type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options: argparse.Namespace = options_parse(argv)
+    if options.bareLoop:
+        bare_loop(*options.bareLoop)
+        return 0
+    work: Path = options.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    rules: Path = work / "rules.json"
+    rules.write_text(json.dumps(README_RULES, indent=4))
+    load_print()
+    print(f"building inputs under {work} (kept for later runs)")
+    steps: list[tuple[str, Path, Callable[[], None], str]] = [
+        ("tree", work / "tree", lambda: tree_build(work / "tree", options.files), "all"),
+        ("start-up", work / "one", lambda: one_build(work / "one", work / "tree"), "one"),
+        ("big", work / "big", lambda: big_build(work / "big", options.bigFiles, options.bigMb), "all"),
+    ]
+    if options.big2:
+        doubled: int = 2 * options.bigFiles
+        big2: Path = work / "big2"
+        steps.append(("big2", big2, lambda: big_build(big2, doubled, options.bigMb), "tool"))
+    if options.scale:
+        from pydicom.data import get_testdata_file
+
+        small: Path = Path(str(get_testdata_file("rtdose_1frame.dcm")))
+        for name, count in (("scale10k", options.scaleFiles), ("scale100k", 10 * options.scaleFiles)):
+            build: Callable[[], None] = functools.partial(scale_build, work / name, count, small)
+            steps.append((name, work / name, build, "one"))
+    suites: dict[str, Suite] = {}
+    for name, inputDir, build, kind in steps:
+        build()
+        suites[name] = suite_run(name, inputDir, work, rules, options, kind)
+        suite_print(suites[name])
+    targets_print(suites, version_time(options.script))
+    load_print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
