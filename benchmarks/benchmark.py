@@ -49,6 +49,7 @@ SERIES: int = 20
 MB: float = 1e6
 SAMPLE_SECONDS: float = 0.05
 KEEP_BYTES: float = 2e9
+SCALE_FILES_MIN: int = 10_000
 
 README_RULES: dict[str, str] = {
     "PatientName": "%_name|patientID_PatientName",
@@ -466,7 +467,9 @@ def suite_run(
     seen: dict[str, tuple[str, str, str]] = {}
     labels: list[str] = [label for label, _command in runs_list(kind, inputDir, work, rules, options)]
     runNumber: int = 0
-    for _round in range(options.repeat):
+    # the 10k and 100k trees are there for linearity, not for a best time: once is enough
+    rounds: int = 1 if files >= SCALE_FILES_MIN else options.repeat
+    for _round in range(rounds):
         for index, label in enumerate(labels):
             output: Path = work / f"out-{name}-{runNumber}"
             runNumber += 1
