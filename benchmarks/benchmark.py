@@ -258,6 +258,7 @@ class Measure:
     code: int
     stdout: str = ""
     stderr: str = ""
+    written: int = 0
 
     @property
     def filesPerSecond(self) -> float:
@@ -475,6 +476,7 @@ def suite_run(
             runNumber += 1
             command: list[str] = runs_list(kind, inputDir, output, rules, options)[index][1]
             measure: Measure = command_measure(label, command, files, size)
+            measure.written = tree_bytes(output)[0] if output.is_dir() else 0
             if label not in best or measure.wall < best[label].wall:
                 best[label] = measure
             if label.startswith("tool"):
@@ -511,18 +513,18 @@ def record_stable(stdout: str) -> str:
 
 
 def suite_print(suite: Suite) -> None:
-    """A table of the suite's runs, ratios against the pydicom loop."""
+    """A table of the suite's runs, ratios against the pydicom loop, and the files each wrote."""
     base: Measure | None = suite.get("pydicom loop")
     first: Measure = suite.measures[0]
     print(f"\n{suite.name}: {first.files} files, {first.size / MB:.1f} MB ({suite.inputDir})")
     header: str = f"{'run':<18}{'wall s':>9}{'cpu s':>8}{'files/s':>10}{'MB/s':>9}"
-    print(f"  {header}{'peak RSS MB':>13}{'all PSS MB':>12}{'x loop':>9}")
+    print(f"  {header}{'peak RSS MB':>13}{'all PSS MB':>12}{'x loop':>9}{'written':>9}")
     for measure in suite.measures:
         ratio: str = f"{measure.wall / base.wall:.2f}" if base else "-"
         flag: str = "" if measure.code == 0 else f"  (exit {measure.code})"
         speed: str = f"{measure.wall:>9.2f}{measure.cpu:>8.2f}{measure.filesPerSecond:>10.0f}"
-        memory: str = f"{measure.rss / MB:>13.0f}{measure.rssTotal / MB:>12.0f}"
-        print(f"  {measure.label:<18}{speed}{measure.mbPerSecond:>9.1f}{memory}{ratio:>9}{flag}")
+        memory: str = f"{measure.mbPerSecond:>9.1f}{measure.rss / MB:>13.0f}{measure.rssTotal / MB:>12.0f}"
+        print(f"  {measure.label:<18}{speed}{memory}{ratio:>9}{measure.written:>9}{flag}")
     if suite.identical is not None:
         verdict: str = "identical" if suite.identical else "DIFFERENT"
         print(f"  1 and 2 workers: output files, summary and --json record {verdict}")
