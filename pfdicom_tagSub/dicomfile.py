@@ -72,6 +72,7 @@ PREAMBLE_BYTES: int = 128
 DICOM_PREFIX: bytes = b"DICM"
 HEADER_GROUPS: frozenset[int] = frozenset({0x0000, 0x0002, 0x0008})
 UNDEFINED_LENGTH: int = 0xFFFFFFFF
+UNKNOWN_END: int = -1
 DELIMITER_BYTES: int = 8
 ITEM_TAG: bytes = b"\xfe\xff\x00\xe0"
 SEQUENCE_DELIMITERS: frozenset[bytes] = frozenset(
@@ -249,7 +250,8 @@ def dataset_end(dataset: Dataset) -> tuple[int | None, BaseTag] | None:
     """The file offset just past the last top-level element read, with its tag; None when empty.
 
     The offset is None when that element is a sequence of undefined length: pydicom does not
-    record where it ends (one cut short raises while it is read).
+    record where it ends (one cut short raises while it is read). None for the whole data set
+    when the last element is one pydicom converted while reading and whose end it cannot give.
 
     Raises:
         DicomReadError: an element is shorter than its header says.
@@ -259,9 +261,16 @@ def dataset_end(dataset: Dataset) -> tuple[int | None, BaseTag] | None:
     for tag in dataset.keys():  # noqa: SIM118  # iterating a Dataset would decode every element
         element: object = dataset.get_item(tag)
         if not isinstance(element, RawDataElement):
-            start: int = getattr(element, "file_tell", None) or 0
-            if getattr(element, "VR", "") == "SQ" and start > lastStart:
-                last, lastStart = (None, tag), start
+            start: int | None = getattr(element, "file_tell", None)
+            if getattr(element, "VR", "") == "SQ":
+                if (start or 0) > lastStart:
+                    last, lastStart = (None, tag), start or 0
+            elif start is not None and start > lastStart and element_isEmpty(element):
+                # converted while read (pydicom does so with some empty values): it ends where its
+                # value would start
+                last, lastStart = (start, tag), start
+            elif start is None or start > lastStart:
+                last, lastStart = (UNKNOWN_END, tag), start or lastStart
             continue
         if element.length != UNDEFINED_LENGTH:
             if element.value is not None and len(element.value) < element.length:
@@ -273,7 +282,15 @@ def dataset_end(dataset: Dataset) -> tuple[int | None, BaseTag] | None:
             return None
         if element.value_tell > lastStart:
             last, lastStart = (end, tag), element.value_tell
+    if last is not None and last[0] == UNKNOWN_END:
+        return None
     return last
+
+
+def element_isEmpty(element: object) -> bool:
+    """Whether a converted element's value is empty (None, '', b'' or no values)."""
+    value: object = getattr(element, "value", None)
+    return value is None or (isinstance(value, str | bytes | list | MultiValue) and len(value) == 0)
 
 
 def element_isComplete(raw: object) -> bool:
