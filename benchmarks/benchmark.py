@@ -179,16 +179,22 @@ def candidates_find() -> list[Path]:
 
 
 def tree_build(root: Path, count: int) -> None:
-    """``count`` real files in 20 series directories, copied round-robin from pydicom's."""
-    if root.is_dir() and tree_bytes(root)[0] == count:
+    """``count`` real files in 20 series directories, copied round-robin from pydicom's.
+
+    Rebuilt when the files the tool and pydicom rewrite change (another pydicom, a fix).
+    """
+    sources: list[Path] = candidates_find()
+    manifest: Path = root.parent / f"{root.name}.sources"
+    listing: str = "\n".join(path.name for path in sources) + f"\n{count}\n"
+    if root.is_dir() and manifest.is_file() and manifest.read_text() == listing:
         return
     shutil.rmtree(root, ignore_errors=True)
-    sources: list[Path] = candidates_find()
     for index in range(count):
         series: Path = root / f"patient{index % 4:02d}" / f"series{index % SERIES:02d}"
         series.mkdir(parents=True, exist_ok=True)
         source: Path = sources[index % len(sources)]
         shutil.copyfile(source, series / f"IM{index:06d}-{source.stem}.dcm")
+    manifest.write_text(listing)
 
 
 def one_build(root: Path, tree: Path) -> None:
@@ -354,7 +360,7 @@ def command_measure(label: str, command: Sequence[str], files: int, size: int) -
         stdout: str = out.read().decode(errors="replace")
         stderr: str = err.read().decode(errors="replace")
         if code != 0:
-            print(f"  ! {label}: exit {code}: {stderr.strip()[-500:]}")
+            print(f"  ! {label}: exit {code}: {(stderr.strip().splitlines() or [''])[-1][:300]}")
     return Measure(label, files, size, wall, cpu, watch.peak, watch.total, code, stdout, stderr)
 
 
