@@ -51,15 +51,10 @@ SAMPLE_SECONDS: float = 0.05
 KEEP_BYTES: float = 2e9
 SCALE_FILES_MIN: int = 10_000
 
-README_RULES: dict[str, str] = {
-    "PatientName": "%_name|patientID_PatientName",
-    "PatientID": "%_md5|7_PatientID",
-    "AccessionNumber": "%_md5|8_AccessionNumber",
-    "PatientBirthDate": "%_strmsk|******01_PatientBirthDate",
-    "re:.*hysician": "%_md5|4_#tag",
-    "re:.*stitution": "#tag",
-    "re:.*ddress": "#tag",
-}
+# the README rules, as the example ships them
+README_RULES: dict[str, str] = json.loads(
+    (Path(__file__).resolve().parent.parent / "examples" / "anonymize.json").read_text()
+)
 
 
 # ----------------------------------------------------------------------------------------------

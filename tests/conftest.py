@@ -21,15 +21,8 @@ from pfdicom_tagSub.__main__ import main
 REPO: Path = Path(__file__).resolve().parent.parent
 EXAMPLES: Path = REPO / "examples"
 
-README_RULES: dict[str, str] = {
-    "PatientName": "%_name|patientID_PatientName",
-    "PatientID": "%_md5|7_PatientID",
-    "AccessionNumber": "%_md5|8_AccessionNumber",
-    "PatientBirthDate": "%_strmsk|******01_PatientBirthDate",
-    "re:.*hysician": "%_md5|4_#tag",
-    "re:.*stitution": "#tag",
-    "re:.*ddress": "#tag",
-}
+# the README rules, as the example ships them
+README_RULES: dict[str, str] = json.loads((EXAMPLES / "anonymize.json").read_text())
 
 
 def pydicomFile(name: str) -> Path:
