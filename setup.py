@@ -28,7 +28,8 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.10", "docutils>=0.20"],
+        # bounded to the releases CI passes with: a new ruff or mypy may find (or format) otherwise
+        "test": ["pytest>=8,<10", "ruff>=0.17,<0.18", "mypy>=2.4,<3", "docutils>=0.20,<1"],
     },
     entry_points={"console_scripts": ["pfdicom_tagSub=pfdicom_tagSub.__main__:main"]},
     classifiers=[

@@ -68,9 +68,9 @@ def test_an_absent_reference_names_the_missing_element_instead_of_writing_templa
 
 
 def test_name_without_seed_or_with_absent_seed_uses_the_element_own_value() -> None:
-    own = evaluate("%_name_PatientName")
-    assert own == evaluate("%_name|patientAge_PatientName")
-    assert own.endswith("^ANON") and own != "BROWN^STACY^ANON"
+    # Faker seeded with the bytes of "CompressedSamples^CT1" says "Katherine Brown"
+    assert evaluate("%_name_PatientName") == "BROWN^KATHERINE^ANON"
+    assert evaluate("%_name|patientAge_PatientName") == "BROWN^KATHERINE^ANON"
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,3 @@ def test_bad_templates_are_rule_errors_naming_the_problem(text: str, message: st
     with pytest.raises(RuleError, match=None) as caught:
         template_parse(text)
     assert message in str(caught.value)
-
-
-def test_templates_are_parsed_once_and_reused() -> None:
-    assert template_parse("%_md5|7_PatientID") is template_parse("%_md5|7_PatientID")
