@@ -19,6 +19,7 @@ Typical usage (from the repository root, in a venv where the tool is installed):
     python benchmarks/benchmark.py                       # about five minutes on 2 cores
     python benchmarks/benchmark.py --scale               # also 10k and 100k small files
     python benchmarks/benchmark.py --original /path/to/venv-with-pfdicom_tagSub-3.1.1
+    python benchmarks/benchmark.py --baseline /path/to/venv-with-an-earlier-version  # side by side
 
 Dependencies:
     - pydicom (its bundled test files), the installed ``pfdicom_tagSub`` console script, ``cp``
@@ -428,6 +429,7 @@ class Suite:
     inputDir: Path
     measures: list[Measure]
     identical: bool | None = None
+    baselineIdentical: bool | None = None
 
     def get(self, label: str) -> Measure | None:
         return next((measure for measure in self.measures if measure.label == label), None)
@@ -441,6 +443,10 @@ def runs_list(
     runs: list[tuple[str, list[str]]] = [("tool, 1 worker", tool_command(script, inputDir, output, rules, 1))]
     if kind != "one":
         runs.append(("tool, 2 workers", tool_command(script, inputDir, output, rules, 2)))
+    if options.baseline and kind != "one":
+        baseline: str = str(options.baseline / "bin" / "pfdicom_tagSub")
+        runs.append(("baseline, 1 worker", tool_command(baseline, inputDir, output, rules, 1)))
+        runs.append(("baseline, 2 workers", tool_command(baseline, inputDir, output, rules, 2)))
     if kind == "all":
         runs[:0] = [
             ("cp -r", ["cp", "-r", str(inputDir), str(output)]),
@@ -467,6 +473,7 @@ def suite_run(
     keep: bool = size * (4 * options.repeat + 1) < KEEP_BYTES
     best: dict[str, Measure] = {}
     seen: dict[str, tuple[str, str, str]] = {}
+    digests: dict[str, str] = {}
     labels: list[str] = [label for label, _command in runs_list(kind, inputDir, work, rules, options)]
     runNumber: int = 0
     # the 10k and 100k trees are there for linearity, not for a best time: once is enough
@@ -484,13 +491,18 @@ def suite_run(
                 record: str = record_stable(measure.stdout.replace(str(output), "<out>"))
                 summary: str = summary_stable(measure.stderr.replace(str(output), "<out>"))
                 seen[label] = (tree_digest(output), record, summary)
+            if label.startswith(("tool", "baseline")):
+                digests[label] = tree_digest(output)
             if not keep:
                 output_clear(output)
     for number in range(runNumber):
         shutil.rmtree(work / f"out-{name}-{number}", ignore_errors=True)
     os.sync()
     identical: bool | None = len(set(seen.values())) == 1 if len(seen) > 1 else None
-    return Suite(name, inputDir, [best[label] for label in labels], identical)
+    baselineIdentical: bool | None = (
+        len(set(digests.values())) == 1 if any(label.startswith("baseline") for label in digests) else None
+    )
+    return Suite(name, inputDir, [best[label] for label in labels], identical, baselineIdentical)
 
 
 def summary_stable(stderr: str) -> str:
@@ -529,6 +541,13 @@ def suite_print(suite: Suite) -> None:
     if suite.identical is not None:
         verdict: str = "identical" if suite.identical else "DIFFERENT"
         print(f"  1 and 2 workers: output files, summary and --json record {verdict}")
+    if suite.baselineIdentical is not None:
+        verdict = "identical" if suite.baselineIdentical else "DIFFERENT"
+        print(f"  this tool and the baseline: output files {verdict}")
+        for workers in ("1 worker", "2 workers"):
+            tool, baseline = suite.get(f"tool, {workers}"), suite.get(f"baseline, {workers}")
+            if tool and baseline:
+                print(f"  tool / baseline, {workers}: {tool.wall / baseline.wall:.2f} x the time")
 
 
 def version_time(script: str, repeat: int = 5) -> float:
@@ -622,6 +641,9 @@ def options_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per measure, the best kept")
     parser.add_argument("--original", type=Path, help="a venv holding pfdicom_tagSub 3.1.1")
+    parser.add_argument(
+        "--baseline", type=Path, help="a venv holding an earlier version of this tool (4.0), run side by side"
+    )
     parser.add_argument(
         "--script",
         default=shutil.which("pfdicom_tagSub", path=str(Path(sys.executable).parent)) or "pfdicom_tagSub",

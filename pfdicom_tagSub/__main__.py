@@ -95,6 +95,12 @@ def parserOutput_add(parser: argparse.ArgumentParser) -> None:
         "--outputLeafDir", dest="outputLeafDir", default="", help="rename each output leaf, e.g. anon-%%s"
     )
     group.add_argument("--overwrite", dest="overwrite", action="store_true", help="replace existing outputs")
+    group.add_argument(
+        "--dryRun", dest="dryRun", action="store_true", help="print every change, write nothing"
+    )
+    group.add_argument(
+        "--audit", dest="audit", default="", metavar="FILE", help="record every change in an SQLite file"
+    )
     group.add_argument("--threads", dest="threads", default="0", help="worker processes; 0 = one")
     group.add_argument("--json", dest="json", action="store_true", help="print the run record as JSON")
     group.add_argument(

@@ -80,6 +80,10 @@ class Console:
         elif self.verbosity >= level:
             self.write(str(message), sys.stderr if self.statusToStderr else sys.stdout)
 
+    def out(self, message: str) -> None:
+        """A line of what the run was asked to show (a dry run's plan), on stdout at every verbosity."""
+        self.write(message, sys.stdout)
+
     def error(self, message: str) -> None:
         """An error line, ``pfdicom_tagSub: error: ...``, on stderr at every verbosity."""
         self.qprint(f"{self.within}: error: {message}", comms="error")

@@ -87,3 +87,29 @@ class OutputError(FileError):
     """The output file cannot be named or written."""
 
     what = "not written"
+
+
+def line_first(err: BaseException) -> str:
+    """The first line of an exception's message (pydicom appends tracebacks to some).
+
+    Example:
+        >>> line_first(ValueError("bad value\\nTraceback ...")), line_first(KeyError())
+        ('bad value', 'KeyError')
+    """
+    text: str = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def oserror_reason(err: OSError) -> str:
+    """The system's reason for an I/O error, also when pydicom re-raised it with a traceback inside.
+
+    Example:
+        >>> oserror_reason(OSError(27, "File too large"))
+        'File too large'
+    """
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__
+    return line_first(err)

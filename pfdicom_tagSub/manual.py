@@ -19,6 +19,7 @@ SYNOPSIS
         [--maxDepth <n>] [--followLinks] [--relativeDir]
         [-o|--outputFileStem <template>] [--outputLeafDir <format with %s>]
         [--removePrivateTags] [--topLevelOnly] [--overwrite] [--threads <n>]
+        [--dryRun] [--audit <file.sqlite>]
         [--json] [--printElapsedTime] [-v|--verbosity <0..5>] [--syslog]
         [-x|--man] [-y|--synopsis] [--version] [-h|--help]
 
@@ -80,6 +81,17 @@ OUTPUT
     of each output path; --outputFileStem '%_md5|8_PatientID-%InstanceNumber' names each
     file (made one safe name, plus the input's extension). Existing outputs are kept unless
     --overwrite. Outputs appear whole or not at all. -O %inputDir --overwrite works in place.
+
+PREVIEW AND AUDIT
+
+    --dryRun reads and plans every file and writes nothing (no output directory either);
+    it prints every change, one line each, "file: path (VR): 'old' -> 'new'  [rule]",
+    or, with --json, the plan in the record. It fails a file where a real run would.
+
+    --audit FILE records the run, each file and each change (path, tag, keyword, VR,
+    action, old value, new value, rule) in an SQLite database, mode 0600; runs append.
+    Its views uid_mapping and patid_mapping pair each original UID and PatientID with
+    its replacement:  sqlite3 -csv -header FILE 'select * from uid_mapping'
 
 EXIT STATUS
 

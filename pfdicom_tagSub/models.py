@@ -1,15 +1,17 @@
 """The data models of pfdicom_tagSub: options in, rules, per-file results and the run record out.
 
-Every non-primitive value that crosses a module boundary is one of these dataclasses. None of
-them holds an original element value: results and records name files, keywords, VRs and rules,
-so that a run record can be logged.
+Every non-primitive value that crosses a module boundary is one of these dataclasses. Only a
+``Change`` holds element values (old and new), for the dry run, the audit and the verification
+that ask for them; records and reasons name files, keywords, VRs and rules, never a value, so
+that a run record can be logged.
 
 Key components:
     - TagSubOptions: every option, built from a loose dict such as ``vars(args)`` or the ChRIS
       wrapper's dict, with ``fromDict``
     - TextPiece, TagNamePiece, ReferencePiece, Template: a parsed value template
     - Rule, RuleSkip: one checked rule; a rule skipped in a file for an absent reference
-    - FileTask, FileResult: one file to process and what became of it
+    - Change: one element changed in one file, as a value (the plan is a list of them)
+    - FileTask, FileResult: one file to process and what became of it, with its changes
     - RunRecord: the counts and lists of a whole run, filled result by result
 
 Typical usage:
@@ -35,6 +37,16 @@ TRUE_WORDS: frozenset[str] = frozenset({"1", "true", "yes", "on", "y"})
 FALSE_WORDS: frozenset[str] = frozenset({"", "0", "false", "no", "off", "n", "none"})
 OPTION_ALIASES: dict[str, str] = {"inputdir": "inputDir", "outputdir": "outputDir"}
 LISTED_EXISTING_MAX: int = 100
+
+
+def tag_format(tag: int) -> str:
+    """A tag as DICOM writes it, ``(gggg,eeee)`` in upper-case hex.
+
+    Example:
+        >>> tag_format(0x00091001)
+        '(0009,1001)'
+    """
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def bool_coerce(name: str, raw: object) -> bool:
@@ -95,6 +107,8 @@ class TagSubOptions:
     printElapsedTime: bool = False
     verbosity: int = 1
     syslog: bool = False
+    dryRun: bool = False
+    audit: str = ""
 
     @classmethod
     def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
@@ -231,7 +245,58 @@ class FileTask:
     outputDir: str
 
 
-Outcome = Literal["written", "exists", "notDicom", "failed"]
+Action = Literal["replace", "create", "remove"]
+Steps = tuple[tuple[int, int], ...]
+META_PATH: str = "FileMetaInformation."
+
+
+@dataclass(frozen=True)
+class Change:
+    """One element of one file changed: computed once in the worker, then applied, printed by the
+    dry run, stored by the audit and read by verification; nobody recomputes it.
+
+    Attributes:
+        path: where the element is, for people: ``OtherPatientIDsSequence[0].PatientID``; a
+            private or unknown element by its tag, ``(0009,1001)``.
+        tag: the element's tag.
+        keyword: its keyword, '' for private and unknown tags.
+        vr: the VR it has (and, when created, is written with).
+        action: ``replace`` its value, ``create`` it (absent before), or ``remove`` it.
+        old: the value as read, in DICOM's text form; None when absent or binary.
+        new: the value written, in DICOM's text form; None when removed.
+        rule: what asked for it: a rule key (``PatientName``, ``re:.*hysician``) or an option.
+        steps: from the top-level data set to the one that holds the element: (sequence tag,
+            item index) pairs; empty at the top level.
+        meta: the element is in the file meta (MediaStorageSOPInstanceUID following the new
+            SOPInstanceUID).
+    """
+
+    path: str
+    tag: int
+    keyword: str
+    vr: str
+    action: Action
+    old: str | None
+    new: str | None
+    rule: str
+    steps: Steps = ()
+    meta: bool = False
+
+    def toDict(self) -> dict[str, object]:
+        """The change as JSON writes it (the dry run's plan); values included."""
+        return {
+            "path": self.path,
+            "tag": tag_format(self.tag),
+            "keyword": self.keyword,
+            "vr": self.vr,
+            "action": self.action,
+            "old": self.old,
+            "new": self.new,
+            "rule": self.rule,
+        }
+
+
+Outcome = Literal["written", "planned", "exists", "notDicom", "failed"]
 
 
 @dataclass
@@ -240,14 +305,15 @@ class FileResult:
 
     Attributes:
         inputPath: the input file.
-        outcome: ``written``; ``exists`` (output kept, not overwritten); ``notDicom``; ``failed``.
-        reason: why, for every outcome but ``written``; one line, no element values.
+        outcome: ``written``; ``planned`` (a dry run: it would be written); ``exists`` (output
+            kept, not overwritten); ``notDicom``; ``failed``.
+        reason: why, for every outcome but ``written`` and ``planned``; one line, no element values.
         message: the same for the terminal, which may quote a rule's result; '' when as reason.
         outputPath: the final output path, once known.
         tempPath: the whole output written under a temporary name, awaiting its commit.
         read: the file was read as DICOM.
         analyzed: the rules were applied and every result was valid.
-        changes: how many elements were replaced, created or removed.
+        changes: the elements replaced, created or removed, in the order they were planned.
         skips: rules not applied for an absent reference.
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
     """
@@ -260,7 +326,7 @@ class FileResult:
     tempPath: str = ""
     read: bool = False
     analyzed: bool = False
-    changes: int = 0
+    changes: tuple[Change, ...] = ()
     skips: tuple[RuleSkip, ...] = ()
     regexHits: frozenset[int] = frozenset()
 
@@ -277,6 +343,7 @@ class RunRecord:
     filesRead: int = 0
     filesAnalyzed: int = 0
     filesSaved: int = 0
+    filesPlanned: int = 0
     filesExisting: int = 0
     filesNotDicom: int = 0
     filesFailed: int = 0
@@ -292,13 +359,15 @@ class RunRecord:
         """Count one file's result."""
         self.filesRead += result.read
         self.filesAnalyzed += result.analyzed
-        self.elementsChanged += result.changes if result.outcome == "written" else 0
+        self.elementsChanged += len(result.changes) if result.outcome in ("written", "planned") else 0
         self.ruleSkips.update(set(result.skips))
         self.regexHits.update(result.regexHits)
         entry: dict[str, str] = {"file": result.inputPath, "reason": result.reason}
         match result.outcome:
             case "written":
                 self.filesSaved += 1
+            case "planned":
+                self.filesPlanned += 1
             case "exists":
                 self.filesExisting += 1
                 if len(self.existing) < LISTED_EXISTING_MAX:

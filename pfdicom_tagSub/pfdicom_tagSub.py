@@ -15,17 +15,43 @@ Typical usage:
     app.dp.qprint("Elapsed time = %f seconds" % d["runTime"])
 
 Dependencies:
-    - pfdicom_tagSub.pfdicom (the engine), rules, template, report
+    - pfdicom_tagSub.pfdicom (the engine), dicomfile (the job it is given), rules, template, report
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pfdicom_tagSub import report
 from pfdicom_tagSub.dicomfile import FileJob
-from pfdicom_tagSub.models import Template
+from pfdicom_tagSub.errors import UsageError
+from pfdicom_tagSub.models import TagSubOptions, Template
 from pfdicom_tagSub.pfdicom import pfdicom
 from pfdicom_tagSub.rules import RuleSet, rules_compile, tagStruct_load
+from pfdicom_tagSub.sinks import audit_check
 from pfdicom_tagSub.template import template_parse
+
+
+def path_isInside(path: Path, root: Path) -> bool:
+    """Whether a path, symbolic links resolved, is ``root`` or lies under it."""
+    resolved: Path = path.resolve()
+    top: Path = root.resolve()
+    return resolved == top or top in resolved.parents
+
+
+def audit_validate(config: TagSubOptions) -> None:
+    """Check ``--audit`` before anything is read: not with a dry run, not in the input tree, this tool's.
+
+    Raises:
+        UsageError: for each of those.
+    """
+    if not config.audit:
+        return
+    if config.dryRun:
+        raise UsageError("--audit records what a run wrote; a --dryRun writes nothing: drop one of them")
+    if path_isInside(Path(config.audit), Path(config.inputDir)):
+        raise UsageError(f"--audit {config.audit}: inside the input directory, which is never written")
+    audit_check(config.audit)
 
 
 class pfdicom_tagSub(pfdicom):
@@ -42,16 +68,14 @@ class pfdicom_tagSub(pfdicom):
     """
 
     def __init__(self, args: dict[str, object] | None = None, **kwargs: object) -> None:
-        super().__init__(args, **kwargs)
+        super().__init__({**(args or {}), **kwargs})
+        audit_validate(self.config)
         self.d_tagStruct: dict[str, str] = tagStruct_load(self.config)
         self.ruleset: RuleSet = rules_compile(self.d_tagStruct)
         self.stem: Template | None = (
             template_parse(self.config.outputFileStem) if self.config.outputFileStem else None
         )
-
-    def job_make(self) -> FileJob:
-        """The per-file work: these rules, this stem."""
-        return FileJob(self.config, self.ruleset, self.stem)
+        self.job = FileJob(self.config, self.ruleset, self.stem)
 
     def run(self, *args: object, timerStart: bool = True, **kwargs: object) -> dict[str, object]:
         """Substitute over the whole tree.
@@ -70,9 +94,12 @@ class pfdicom_tagSub(pfdicom):
         unmatched: list[str] = (
             self.ruleset.regexes_unmatched(self.record.regexHits) if self.record.filesAnalyzed else []
         )
-        result["d_tagSub"] = report.tagSub_toDict(self.record, unmatched, list(self.d_tagStruct))
+        d_tagSub: dict[str, object] = report.tagSub_toDict(self.record, unmatched, list(self.d_tagStruct))
+        if self.planSink is not None and self.planSink.gather:
+            d_tagSub["plan"] = self.planSink.plan
+        result["d_tagSub"] = d_tagSub
         if not result["error"]:
-            for line in report.summary_lines(self.record):
+            for line in report.summary_lines(self.record, self.config.dryRun):
                 self.dp.qprint(line, level=1)
             for line in report.notes_lines(self.record, unmatched):
                 self.dp.warning(line)

@@ -7,6 +7,7 @@ Key components:
     - summary_lines: the record as the lines of the end-of-run summary
     - notes_lines: warnings about rules (unmatched regexes, rules skipped for absent references)
     - tagSub_toDict: the record as the ``d_tagSub`` part of the run's return value
+    - change_describe: one change as the dry run prints it (the one place values are shown)
 
 Typical usage:
     for line in summary_lines(record):
@@ -18,7 +19,7 @@ Dependencies:
 
 from __future__ import annotations
 
-from pfdicom_tagSub.models import RuleSkip, RunRecord
+from pfdicom_tagSub.models import Change, RuleSkip, RunRecord
 
 LISTED_MAX: int = 20
 
@@ -28,18 +29,40 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def counts_line(record: RunRecord) -> str:
+def counts_line(record: RunRecord, dryRun: bool = False) -> str:
     """The one-line count of a run.
 
     Example:
         >>> counts_line(RunRecord(filesFound=3, filesRead=2, filesSaved=2, filesNotDicom=1))
         '3 files found: 2 read, 2 written, 0 kept (output exists), 1 not DICOM, 0 failed'
+        >>> counts_line(RunRecord(filesFound=1, filesRead=1, filesPlanned=1), dryRun=True)[:60]
+        'dry run, nothing written: 1 file found: 1 read, 1 would be w'
     """
+    written: str = f"{record.filesPlanned} would be written" if dryRun else f"{record.filesSaved} written"
     return (
-        f"{plural(record.filesFound, 'file')} found: {record.filesRead} read, {record.filesSaved} written, "
+        ("dry run, nothing written: " if dryRun else "")
+        + f"{plural(record.filesFound, 'file')} found: {record.filesRead} read, {written}, "
         f"{record.filesExisting} kept (output exists), {record.filesNotDicom} not DICOM, "
         f"{record.filesFailed} failed"
     )
+
+
+def value_show(value: str | None, absent: str) -> str:
+    """A value as the dry run shows it: quoted, control characters escaped; a word when there is none."""
+    return absent if value is None else repr(value)
+
+
+def change_describe(change: Change) -> str:
+    """One change as the dry run prints it.
+
+    Example:
+        >>> change_describe(Change("PatientName", 0x00100010, "PatientName", "PN", "replace",
+        ...                        "DOE^JOHN", "BROWN^STACY^ANON", "PatientName"))
+        "PatientName (PN): 'DOE^JOHN' -> 'BROWN^STACY^ANON'  [PatientName]"
+    """
+    old: str = value_show(change.old, "(absent)" if change.action == "create" else "(binary)")
+    new: str = value_show(change.new, "removed")
+    return f"{change.path} ({change.vr}): {old} -> {new}  [{change.rule}]"
 
 
 def entries_lines(title: str, entries: list[dict[str, str]]) -> list[str]:
@@ -53,9 +76,9 @@ def entries_lines(title: str, entries: list[dict[str, str]]) -> list[str]:
     return lines
 
 
-def summary_lines(record: RunRecord) -> list[str]:
+def summary_lines(record: RunRecord, dryRun: bool = False) -> list[str]:
     """The end-of-run summary: counts, then the failed and the non-DICOM files with their reasons."""
-    lines: list[str] = [counts_line(record)]
+    lines: list[str] = [counts_line(record, dryRun)]
     lines += entries_lines("failed", record.failed)
     lines += entries_lines("not DICOM (skipped)", record.notDicom)
     if record.walkErrors:
@@ -89,6 +112,7 @@ def tagSub_toDict(record: RunRecord, unmatched: list[str], ruleKeys: list[str]) 
         "filesRead": record.filesRead,
         "filesAnalyzed": record.filesAnalyzed,
         "filesSaved": record.filesSaved,
+        "filesPlanned": record.filesPlanned,
         "filesExisting": record.filesExisting,
         "filesNotDicom": record.filesNotDicom,
         "filesFailed": record.filesFailed,

@@ -15,7 +15,7 @@ Typical usage:
     rule = ruleset.rule_for("ReferringPhysicianName")
 
 Dependencies:
-    - pydicom's data dictionary, for VRs
+    - pfdicom_tagSub.dictionary, for keywords and VRs
     - pfdicom_tagSub.template, to parse each value
 """
 
@@ -26,14 +26,18 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom.datadict import dictionary_VR, repeater_has_keyword, tag_for_keyword
-
+from pfdicom_tagSub.dictionary import (
+    keyword_isKnown,
+    keyword_isRepeating,
+    keyword_suggest,
+    keyword_vr,
+    vr_isText,
+)
 from pfdicom_tagSub.errors import RuleError, UsageError
 from pfdicom_tagSub.models import CURRENT_ELEMENT, ReferencePiece, Rule, TagSubOptions
-from pfdicom_tagSub.template import keyword_isKnown, keyword_suggest, template_parse
+from pfdicom_tagSub.template import template_parse
 
 REGEX_PREFIX: str = "re:"
-NOT_TEXT_VRS: frozenset[str] = frozenset({"SQ", "OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 
 def pairs_unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -119,17 +123,6 @@ def tagStruct_load(options: TagSubOptions) -> dict[str, str]:
     return {}
 
 
-def keyword_vr(keyword: str) -> str:
-    """The dictionary VR of a keyword, e.g. ``PN``, ``SQ``, ``OB or OW``; '' for no single tag."""
-    tag: int | None = tag_for_keyword(keyword)
-    return "" if tag is None else str(dictionary_VR(tag))
-
-
-def vr_isText(vr: str) -> bool:
-    """Whether an element of this dictionary VR has a text form a template can use or replace."""
-    return not any(part in NOT_TEXT_VRS for part in vr.split(" or "))
-
-
 def regex_compile(key: str) -> re.Pattern[str]:
     """Compile the regex of a ``re:`` key.
 
@@ -154,7 +147,7 @@ def rule_compile(key: str, value: str, index: int) -> Rule:
     if key.startswith(REGEX_PREFIX):
         rule: Rule = Rule(key, template_parse(value), index, regex_compile(key))
     else:
-        if repeater_has_keyword(key):
+        if keyword_isRepeating(key):
             raise RuleError(f'{key}: a repeating-group keyword names no single element; use "re:^{key}$"')
         if not keyword_isKnown(key):
             raise RuleError(f"{key}: not a DICOM keyword{keyword_suggest(key)}")

@@ -13,7 +13,6 @@ A ``%`` that is not followed by a letter, ``_`` or ``#tag`` is literal.
 Key components:
     - template_parse: text to Template, with every keyword and function checked
     - keyword_longest: the longest DICOM keyword at a position
-    - keyword_suggest: close keywords for a typo, for the error message
     - template_evaluate: Template plus a lookup to text, or the first absent keyword
 
 Typical usage:
@@ -21,21 +20,19 @@ Typical usage:
     template_evaluate(template, "PatientID", {"PatientID": "1CT1"}.get)  # '6609f5d'
 
 Dependencies:
-    - pydicom's data dictionary, for the keywords
+    - pfdicom_tagSub.dictionary, for the keywords
     - pfdicom_tagSub.functions, for the function registry
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from pydicom.datadict import keyword_dict
-
+from pfdicom_tagSub.dictionary import keyword_isKnown, keyword_suggest
 from pfdicom_tagSub.errors import RuleError
-from pfdicom_tagSub.functions import FUNCTIONS, name_fake
+from pfdicom_tagSub.functions import FUNCTIONS, Call, FunctionSpec
 from pfdicom_tagSub.models import (
     CURRENT_ELEMENT,
     Piece,
@@ -48,38 +45,12 @@ from pfdicom_tagSub.models import (
 REFERENCE_MARK: str = "%"
 FUNCTION_CALL = re.compile(r"_([A-Za-z][A-Za-z0-9]*)(?:\|([^_]*))?_")
 WORD = re.compile(r"[A-Za-z0-9]+")
-SUGGESTIONS_MAX: int = 3
-SUGGESTION_CUTOFF: float = 0.7
-SUGGESTION_TIE: float = 0.05
 
 Lookup = Callable[[str], str | None]
 
 
 class Absent(str):
     """The result of a template whose referenced element is absent; its text is the keyword."""
-
-
-def keyword_isKnown(word: str) -> bool:
-    """Whether ``word`` is a keyword of the DICOM data dictionary."""
-    return bool(word) and word in keyword_dict
-
-
-def keyword_suggest(word: str) -> str:
-    """Up to three close keywords, as a phrase for an error message ('' when none is close).
-
-    Example:
-        >>> keyword_suggest("PatientsName")
-        '; did you mean PatientName?'
-    """
-    close: list[str] = difflib.get_close_matches(word, keyword_dict, SUGGESTIONS_MAX, SUGGESTION_CUTOFF)
-    if not close:
-        return ""
-    scores: list[float] = [difflib.SequenceMatcher(None, word, keyword).ratio() for keyword in close]
-    # name the runners-up only when they are about as close as the best: one clear answer reads better
-    tied: list[str] = [
-        keyword for keyword, score in zip(close, scores, strict=True) if score >= scores[0] - SUGGESTION_TIE
-    ]
-    return "; did you mean " + " or ".join(tied) + "?"
 
 
 def keyword_longest(text: str, start: int) -> str:
@@ -99,14 +70,16 @@ def keyword_longest(text: str, start: int) -> str:
     return ""
 
 
-def seedKeyword_normalize(argument: str, source: str) -> str:
-    """The seed keyword of ``name``: as written, or with its first letter raised (``patientID``)."""
+def seedKeyword_normalize(function: str, argument: str, source: str) -> str:
+    """A seed keyword as written, or with its first letter raised (``patientID``, as the original took)."""
     if not argument or keyword_isKnown(argument):
         return argument
     raised: str = argument[:1].upper() + argument[1:]
     if keyword_isKnown(raised):
         return raised
-    raise RuleError(f"{source!r}: name seed {argument!r} is not a DICOM keyword{keyword_suggest(raised)}")
+    raise RuleError(
+        f"{source!r}: {function} seed {argument!r} is not a DICOM keyword{keyword_suggest(raised)}"
+    )
 
 
 def argument_check(function: str, argument: str, source: str) -> str:
@@ -115,13 +88,13 @@ def argument_check(function: str, argument: str, source: str) -> str:
     Raises:
         RuleError: a missing required argument, a non-numeric md5 count, an unknown seed keyword.
     """
-    spec = FUNCTIONS[function]
+    spec: FunctionSpec = FUNCTIONS[function]
     if spec.argumentRequired and not argument:
         raise RuleError(f"{source!r}: function {function!r} needs an argument, %_{function}|ARG_Keyword")
     if spec.argument == "count" and argument and not argument.isdigit():
-        raise RuleError(f"{source!r}: md5 takes a number of characters, not {argument!r}")
-    if spec.argument == "keyword":
-        return seedKeyword_normalize(argument, source)
+        raise RuleError(f"{source!r}: {function} takes a number of characters, not {argument!r}")
+    if spec.argument == "seed":
+        return seedKeyword_normalize(function, argument, source)
     return argument
 
 
@@ -208,10 +181,10 @@ def reference_evaluate(piece: ReferencePiece, current: str, lookup: Lookup) -> s
         return Absent(keyword)
     if not piece.function:
         return value
-    if piece.function == "name":
-        seed: str | None = lookup(piece.argument) if piece.argument else None
-        return name_fake(value if seed is None else seed)
-    return FUNCTIONS[piece.function].apply(value, piece.argument)
+    spec: FunctionSpec = FUNCTIONS[piece.function]
+    seedKeyword: str = spec.seedKeyword(piece.argument)
+    seed: str | None = lookup(seedKeyword) if seedKeyword else None
+    return spec.apply(value, Call(piece.argument, seed))
 
 
 def template_evaluate(template: Template, current: str, lookup: Lookup) -> str | Absent:

@@ -7,7 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from pfdicom_tagSub.functions import FUNCTIONS, md5_apply, name_fake, nospc_apply, strmsk_apply
+from pfdicom_tagSub.functions import (
+    FUNCTIONS,
+    Call,
+    md5_apply,
+    name_apply,
+    name_fake,
+    nospc_apply,
+    strmsk_apply,
+)
 
 
 @pytest.mark.parametrize(
@@ -21,7 +29,7 @@ from pfdicom_tagSub.functions import FUNCTIONS, md5_apply, name_fake, nospc_appl
     ],
 )
 def test_md5_keeps_first_n_hex_characters_of_the_utf8_digest(value: str, count: str, expected: str) -> None:
-    assert md5_apply(value, count) == expected
+    assert md5_apply(value, Call(count)) == expected
 
 
 @pytest.mark.parametrize(
@@ -37,7 +45,7 @@ def test_md5_keeps_first_n_hex_characters_of_the_utf8_digest(value: str, count: 
 def test_strmsk_keeps_stars_replaces_the_rest_and_stops_at_the_shorter(
     value: str, mask: str, expected: str
 ) -> None:
-    assert strmsk_apply(value, mask) == expected
+    assert strmsk_apply(value, Call(mask)) == expected
 
 
 @pytest.mark.parametrize(
@@ -51,7 +59,7 @@ def test_strmsk_keeps_stars_replaces_the_rest_and_stops_at_the_shorter(
     ],
 )
 def test_nospc_joins_words_separated_by_non_word_runs(value: str, joiner: str, expected: str) -> None:
-    assert nospc_apply(value, joiner) == expected
+    assert nospc_apply(value, Call(joiner)) == expected
 
 
 @pytest.mark.parametrize(
@@ -87,6 +95,20 @@ def test_name_is_the_same_for_the_same_seed_in_any_order_and_on_any_thread() -> 
         threaded: list[str] = list(pool.map(name_fake.__wrapped__, seeds))
     assert forward == backward == threaded
     assert len(set(forward)) > 150
+
+
+@pytest.mark.parametrize(
+    ("value", "seed", "expected"),
+    [
+        ("4MR1", "1CT1", "BROWN^STACY^ANON"),
+        ("1CT1", None, "BROWN^STACY^ANON"),
+        ("4MR1", None, "ANDERSON^DARLENE^ANON"),
+    ],
+)
+def test_name_is_seeded_by_the_seed_element_else_by_the_value_itself(
+    value: str, seed: str | None, expected: str
+) -> None:
+    assert name_apply(value, Call("PatientID", seed)) == expected
 
 
 def test_registry_names_the_four_functions_of_the_language() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from pftree import Pftree, TreeOptions
 
-from pfdicom_tagSub.dicomfile import suffix_of
-from pfdicom_tagSub.pfdicom import names_pack, names_unpack, pfdicom
+from pfdicom_tagSub.output import suffix_of
+from pfdicom_tagSub.pfdicom import pfdicom
+from pfdicom_tagSub.walk import names_pack, names_unpack
 from tests.conftest import tree_make
 
 NAMES: list[str] = ["a.dcm", "B.DCM", "c.txt", "with space.dcm", "ünïcode.dcm", "x\udcff.dcm", ".hidden"]
@@ -37,7 +38,9 @@ def pftree_files(root: Path, **options: object) -> list[str]:
 def engine_files(root: Path, **options: object) -> list[str]:
     engine = pfdicom({"inputDir": str(root), "outputDir": str(root.parent / "out"), **options})
     engine.env_prepare()
-    return sorted(os.path.join(node.relPath, name) for node in engine.nodes_find() for name in node.names())
+    return sorted(
+        os.path.join(node.relPath, name) for node in engine.walk.nodes_find() for name in node.names()
+    )
 
 
 @pytest.mark.parametrize(
@@ -64,7 +67,7 @@ def test_extension_keeps_what_ends_in_it_after_pftree_filters(tree: Path) -> Non
 def test_directories_come_in_sorted_order_with_sorted_names(tree: Path) -> None:
     engine = pfdicom({"inputDir": str(tree), "outputDir": str(tree.parent / "out")})
     engine.env_prepare()
-    nodes = engine.nodes_find()
+    nodes = engine.walk.nodes_find()
     assert [node.relPath for node in nodes] == [".", "p1", "p1/s1", "p1/s2", "p2/s1", "p2/s1/deep"]
     assert all(node.names() == sorted(NAMES) and node.count == len(NAMES) for node in nodes)
 
@@ -78,7 +81,7 @@ def test_the_output_tree_inside_the_input_tree_is_not_walked(tmp_path: Path) -> 
     root: Path = tree_make(tmp_path / "in", {"a/x.dcm": b"x", "out/a/x.dcm": b"x"})
     engine = pfdicom({"inputDir": str(root), "outputDir": str(root / "out")})
     engine.env_prepare()
-    assert [(node.relPath, node.names()) for node in engine.nodes_find()] == [("a", ["x.dcm"])]
+    assert [(node.relPath, node.names()) for node in engine.walk.nodes_find()] == [("a", ["x.dcm"])]
 
 
 @pytest.mark.parametrize("name", ["IM1.dcm", ".hidden", "a.", "x.tar.gz", "noext", "..", "a..b", "."])
@@ -89,6 +92,6 @@ def test_the_suffix_of_a_name_is_the_one_pathlib_gives(name: str) -> None:
 def test_tasks_name_each_file_as_pathlib_would(tree: Path) -> None:
     engine = pfdicom({"inputDir": str(tree), "outputDir": str(tree.parent / "out")})
     engine.env_prepare()
-    nodes = engine.nodes_find()
+    nodes = engine.walk.nodes_find()
     expected = [str(node.path / name) for node in nodes for name in node.names()]
-    assert [task.inputPath for task in engine.tasks_iterate(nodes)] == expected
+    assert [task.inputPath for task in engine.walk.tasks_iterate(nodes)] == expected

@@ -1,0 +1,356 @@
+"""Outputs: their names, their temporary files, and the atomic step from one to the other.
+
+This module alone owns "temporary name -> final name". A worker writes a whole file under a
+temporary name (``dataset_write``); the parent claims the final name in input order and places
+the file there atomically (``OutputCommitter``), so that an output appears whole or not at all
+and two inputs never share one output. A killed run's temporary files are recognised and
+swept by the next run (``OutputDirs``).
+
+Key components:
+    - name_safe, suffix_of, outputName_make: the output file's name
+    - OutputDirs: output directories prepared once per process, stale temporary files swept
+    - dataset_write: a data set written whole under a temporary name
+    - output_place: the atomic, no-clobber rename of a finished output
+    - OutputCommitter: the parent's claims and placements, in input order
+    - outputRoot_prepare: the output root created and proved writable
+
+Typical usage:
+    result.tempPath = dataset_write(dataset, "/out/a")
+    OutputCommitter(overwrite=False).commit(result)
+
+Dependencies:
+    - pydicom, to write the data set
+    - pfdicom_tagSub.template, plan, for ``--outputFileStem``
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from pydicom.dataset import Dataset
+
+from pfdicom_tagSub.errors import OutputError, RunError, line_first, oserror_reason
+from pfdicom_tagSub.models import FileResult, Template
+from pfdicom_tagSub.plan import lookup_make
+from pfdicom_tagSub.template import Absent, template_evaluate
+
+TEMP_SUFFIX: str = ".pfdicom_tagSub-tmp"
+NAME_BYTES_MAX: int = 255
+UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+LINK_UNSUPPORTED: frozenset[int] = frozenset(
+    {errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+)
+_tempCounter: itertools.count[int] = itertools.count()
+
+
+def name_safe(stem: str, suffix: str) -> str:
+    """A template's result made one file name: no separators, NUL or control characters, not ``.``
+    or ``..``, at most 255 bytes with the suffix, never the name of a temporary output.
+
+    Example:
+        >>> name_safe("../../etc", ".dcm")
+        '.._.._etc.dcm'
+    """
+    cleaned: str = UNSAFE_NAME.sub("_", stem)
+    if cleaned in ("", ".", ".."):
+        cleaned = "_" * max(1, len(cleaned))
+    budget: int = NAME_BYTES_MAX - len(suffix.encode("utf-8"))
+    cleaned = cleaned.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    name: str = cleaned + suffix
+    if name.endswith(TEMP_SUFFIX):  # a rerun would remove it as a killed run's leftover
+        name = name[:-1] + "_"
+    return name
+
+
+def suffix_of(name: str) -> str:
+    """A file name's extension as ``PurePath.suffix`` gives it, without pathlib interning the name.
+
+    Example:
+        >>> suffix_of("IM1.dcm"), suffix_of(".hidden"), suffix_of("a."), suffix_of("x.tar.gz")
+        ('.dcm', '', '', '.gz')
+    """
+    dot: int = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def outputName_make(dataset: Dataset, stem: Template | None, inputName: str) -> str:
+    """The output file's name: the input's, or the stem template's result plus the input's extension.
+
+    Raises:
+        OutputError: the stem references an element the file lacks.
+    """
+    if stem is None:
+        return inputName
+    text: str | Absent = template_evaluate(stem, "", lookup_make([dataset]))
+    if isinstance(text, Absent):
+        raise OutputError(f"--outputFileStem {stem.source!r} needs {text}, which the file lacks")
+    return name_safe(text, suffix_of(inputName))
+
+
+def temp_isStale(name: str) -> bool:
+    """Whether a temporary output name belongs to a process that no longer runs."""
+    pidText: str = name[1:].split("-", 1)[0]
+    if not pidText.isdigit():
+        return False
+    return not process_isRunning(int(pidText))
+
+
+def process_isRunning(pid: int) -> bool:
+    """Whether a process runs: it exists and is not a zombie.
+
+    A killed run's workers stay zombies until an init process reaps them, which in some
+    containers takes long or never happens; their temporary files are nonetheless stale.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as status:
+            state: bytes = status.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc (not Linux): existing is running
+        return True
+    return state not in (b"Z", b"X")
+
+
+def outputDir_sweep(directory: str) -> None:
+    """Create an output directory and remove what killed runs left there (their temporary files)."""
+    os.makedirs(directory, exist_ok=True)
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.endswith(TEMP_SUFFIX) and temp_isStale(entry.name):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+
+@dataclass
+class OutputDirs:
+    """The output directories this process has prepared: created, and swept of stale files, once.
+
+    Attributes:
+        prepared: the directories done.
+    """
+
+    prepared: set[str] = field(default_factory=set)
+
+    def __getstate__(self) -> dict[str, object]:
+        """A worker process starts with none prepared."""
+        return {"prepared": set()}
+
+    def prepare(self, directory: str) -> None:
+        """Create a directory that outputs will be written to, once per process.
+
+        Raises:
+            OutputError: it cannot be created.
+        """
+        if directory in self.prepared:
+            return
+        try:
+            outputDir_sweep(directory)
+        except OSError as err:
+            raise OutputError(f"cannot create output directory {directory}: {err.strerror or err}") from None
+        self.prepared.add(directory)
+
+    def sweep(self, directory: str) -> None:
+        """Once per directory: remove the temporary files killed runs left beside kept outputs.
+
+        A directory whose outputs all exist is never written to again, so without this a
+        temporary file left there (by a killed worker, or between link and unlink) would stay.
+        """
+        if directory in self.prepared:
+            return
+        with contextlib.suppress(OSError):
+            outputDir_sweep(directory)
+        self.prepared.add(directory)
+
+
+def dataset_write(dataset: Dataset, directory: str) -> str:
+    """Write a data set under a new temporary name in ``directory``; return that name.
+
+    The encoding, preamble (or its absence) and file meta are the file's own.
+
+    Raises:
+        OutputError: the file cannot be written (the partial temporary file is removed).
+    """
+    tempPath: str = os.path.join(directory, f".{os.getpid()}-{next(_tempCounter)}{TEMP_SUFFIX}")
+    try:
+        descriptor: int = os.open(tempPath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        with os.fdopen(descriptor, "wb") as stream:
+            dataset_encode(dataset, stream)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tempPath)
+        if isinstance(err, OSError):
+            raise OutputError(f"cannot write in {directory}: {oserror_reason(err)}") from None
+        raise
+    return tempPath
+
+
+class NullStream:
+    """A binary stream that keeps nothing: what a dry run encodes into."""
+
+    def __init__(self) -> None:
+        self.position: int = 0
+
+    def write(self, data: bytes) -> int:
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self.position = offset + (self.position if whence == os.SEEK_CUR else 0)
+        return self.position
+
+    def flush(self) -> None:
+        pass
+
+
+def dataset_encode(dataset: Dataset, stream: IO[bytes] | NullStream) -> None:
+    """Encode a data set into a stream, the file's own encoding kept.
+
+    Raises:
+        OutputError: pydicom cannot encode it.
+        OSError: the stream cannot be written.
+    """
+    try:
+        try:
+            dataset.save_as(stream, enforce_file_format=False)  # type: ignore[arg-type]
+        except (TypeError, ValueError, KeyError):
+            # a data set encoded otherwise than its transfer syntax says (implicit VR under an
+            # explicit syntax): give every element its dictionary VR and encode it as the syntax says
+            for _element in dataset.iterall():
+                pass
+            if isinstance(stream, NullStream):
+                stream.position = 0
+            else:
+                stream.seek(0)
+                stream.truncate()
+            dataset.save_as(stream, enforce_file_format=False)  # type: ignore[arg-type]
+    except OSError:
+        raise
+    except Exception as err:
+        raise OutputError(f"pydicom cannot encode the data set: {line_first(err)}") from None
+
+
+def output_place(tempPath: str, finalPath: str, overwrite: bool) -> bool:
+    """Give a finished temporary output its final name, atomically.
+
+    Without ``overwrite`` an existing final file is never replaced, even one created a moment
+    ago by another process: the name is taken with a hard link, which fails if it exists.
+
+    Returns:
+        True when placed, False when the final name exists and was kept.
+    """
+    if overwrite:
+        os.replace(tempPath, finalPath)
+        return True
+    try:
+        os.link(tempPath, finalPath)
+    except FileExistsError:
+        os.unlink(tempPath)
+        return False
+    except OSError as err:
+        if err.errno not in LINK_UNSUPPORTED:
+            raise
+        if os.path.lexists(finalPath):
+            os.unlink(tempPath)
+            return False
+        os.replace(tempPath, finalPath)
+        return True
+    os.unlink(tempPath)
+    return True
+
+
+def temp_discard(result: FileResult) -> None:
+    """Remove a result's temporary output, if any."""
+    if result.tempPath:
+        with contextlib.suppress(OSError):
+            os.unlink(result.tempPath)
+        result.tempPath = ""
+
+
+@dataclass
+class OutputCommitter:
+    """The parent's side of the output protocol: claim each output name, then place the file.
+
+    Results are committed in input order, so when two inputs map to one output name the later
+    one fails, with both named, and nothing is overwritten.
+
+    Attributes:
+        overwrite: replace final files that exist.
+        claims: output path to the input that claimed it, for the current directory.
+        claimsDir: the directory whose claims are held.
+    """
+
+    overwrite: bool
+    claims: dict[str, str] = field(default_factory=dict)
+    claimsDir: str = ""
+
+    def commit(self, result: FileResult) -> None:
+        """Claim the output name for this input and give the output its final name."""
+        if result.outcome not in ("written", "planned", "exists"):
+            return
+        directory: str = os.path.dirname(result.outputPath)
+        if directory != self.claimsDir:
+            self.claims.clear()
+            self.claimsDir = directory
+        claimant: str | None = self.claims.get(result.outputPath)
+        if claimant is not None:
+            temp_discard(result)
+            result.outcome = "failed"
+            result.reason = (
+                f"not written: its output name {result.outputPath} is already the output of {claimant}"
+            )
+            return
+        self.claims[result.outputPath] = result.inputPath
+        if result.outcome == "written":
+            self.place(result)
+
+    def place(self, result: FileResult) -> None:
+        """Move a claimed output from its temporary name to its final one."""
+        try:
+            placed: bool = output_place(result.tempPath, result.outputPath, self.overwrite)
+        except OSError as err:
+            temp_discard(result)
+            result.outcome, result.reason = (
+                "failed",
+                f"not written: {result.outputPath}: {err.strerror or err}",
+            )
+            return
+        result.tempPath = ""
+        if not placed:
+            result.outcome, result.reason = "exists", "output appeared meanwhile, kept"
+
+
+def outputRoot_prepare(root: Path, dryRun: bool) -> None:
+    """Create the output root and prove it writable; a dry run only checks that it could be.
+
+    Raises:
+        RunError: it cannot be created or written.
+    """
+    if dryRun:
+        existing: Path = root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RunError(f"output directory {root}: cannot write: Permission denied")
+        return
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # a nameless file where the system allows (O_TMPFILE): a kill leaves nothing behind
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as err:
+        raise RunError(f"output directory {root}: cannot write: {err.strerror or err}") from None

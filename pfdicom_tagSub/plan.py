@@ -1,0 +1,347 @@
+"""Plan a file's changes as values, each checked for its element, and apply them.
+
+``plan`` walks a data set (nested sequences included) and evaluates every rule against the
+values as read, returning a list of ``Change``: nothing in the data set is modified while
+planning, so each rule sees the file as it was read and the plan can be shown, stored and
+checked before anything happens. ``changes_apply`` then writes exactly those changes.
+
+Key components:
+    - sequence_items: a sequence's items, private ones held as bare bytes included
+    - Planner / plan: the walk that turns rules into changes
+    - changes_apply: set, create and remove what the changes say
+
+Typical usage:
+    changes = plan(dataset, ruleset, topLevelOnly=False, removePrivate=False).changes
+    changes_apply(dataset, changes)
+
+Dependencies:
+    - pydicom for element conversion
+    - pfdicom_tagSub.dictionary, template, rules, values (the checks)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag, Tag
+
+from pfdicom_tagSub.dictionary import keyword_of, keyword_vr, tag_isSequence, tag_of
+from pfdicom_tagSub.errors import DicomReadError, ValueInvalidError
+from pfdicom_tagSub.models import META_PATH, Change, Rule, RuleSkip, Steps, tag_format
+from pfdicom_tagSub.rules import RuleSet
+from pfdicom_tagSub.template import Absent, template_evaluate
+from pfdicom_tagSub.values import (
+    dataset_encodings,
+    element_text,
+    element_textOrNone,
+    text_check,
+    value_fromText,
+)
+
+UNDEFINED_LENGTH: int = 0xFFFFFFFF
+ITEM_TAG: bytes = b"\xfe\xff\x00\xe0"
+SPECIFIC_CHARACTER_SET: BaseTag = Tag(0x0008, 0x0005)
+SOP_INSTANCE_UID: int = 0x00080018
+MEDIA_STORAGE_SOP_INSTANCE_UID: int = 0x00020003
+REMOVE_PRIVATE: str = "--removePrivateTags"
+
+
+Lookup = Callable[[str], str | None]
+
+
+def element_isComplete(raw: object) -> bool:
+    """Whether a raw element holds as many bytes as its header announced (not truncated)."""
+    if not isinstance(raw, RawDataElement) or raw.length == UNDEFINED_LENGTH or raw.value is None:
+        return True
+    return len(raw.value) >= raw.length
+
+
+def element_isOpaquePrivate(raw: object) -> bool:
+    """Whether a raw element is a private one of unknown VR (implicit or UN) and defined length."""
+    return (
+        isinstance(raw, RawDataElement)
+        and raw.tag.is_private
+        and raw.VR in (None, "UN")
+        and raw.length != UNDEFINED_LENGTH
+    )
+
+
+def private_asSequence(dataset: Dataset, tag: BaseTag, value: bytes) -> DataElement | None:
+    """The bytes of an opaque private element read as the sequence they hold, when they start with an item.
+
+    A private sequence of a creator pydicom does not know, in an implicit-VR file (or written as
+    UN), reads as bytes: the identifiers in its items would escape the rules. Its bytes are
+    implicit VR little endian either way (PS3.5 6.2.2). The data set is not changed.
+    """
+    if value[: len(ITEM_TAG)] != ITEM_TAG:
+        return None
+    charset: object = dataset.original_character_set or dataset._character_set
+    raw: RawDataElement = RawDataElement(tag, "SQ", len(value), value, 0, True, True)
+    try:
+        element: DataElement = convert_raw_data_element(
+            raw,
+            encoding=charset,  # type: ignore[arg-type]  # what pydicom passes itself
+            ds=dataset,
+        )
+    except Exception:  # not a sequence after all: its bytes stay as they are
+        return None
+    return element if element.VR == "SQ" else None
+
+
+def sequence_items(dataset: Dataset, tag: BaseTag) -> Sequence | None:
+    """The items of an element that is a sequence; None for any other element.
+
+    A standard element of implicit VR or UN takes the dictionary's word; a private one, or one
+    of undefined length, is converted so that pydicom decides, as it does when reading.
+    """
+    raw: object = dataset.get_item(tag)
+    vr: str | None = getattr(raw, "VR", None)
+    if vr == "SQ":
+        return dataset[tag].value
+    if vr not in (None, "UN"):
+        return None
+    if not tag.is_private and getattr(raw, "length", 0) != UNDEFINED_LENGTH:
+        return dataset[tag].value if tag_isSequence(tag) else None
+    element: DataElement = dataset[tag]  # pydicom converts it here, as it would to write it
+    items: Sequence | None = element.value if element.VR == "SQ" else None
+    if items is None and tag.is_private and isinstance(element.value, bytes):
+        converted: DataElement | None = private_asSequence(dataset, tag, element.value)
+        items = converted.value if converted is not None else None
+    if items is not None and isinstance(raw, RawDataElement) and element_isOpaquePrivate(raw):
+        # its bytes stay as they came, unless a change inside it is applied (``dataset_at``)
+        dataset[tag] = raw
+    return items
+
+
+def element_isSequence(dataset: Dataset, tag: BaseTag) -> bool:
+    """Whether an element is a sequence, converting it only when its header leaves a doubt."""
+    raw: object = dataset.get_item(tag)
+    vr: str | None = getattr(raw, "VR", None)
+    if vr not in (None, "UN"):
+        return vr == "SQ"
+    if tag.is_private or getattr(raw, "length", 0) == UNDEFINED_LENGTH:
+        return sequence_items(dataset, tag) is not None
+    return tag_isSequence(tag)
+
+
+def lookup_make(chain: list[Dataset], current: tuple[str, BaseTag] | None = None) -> Lookup:
+    """Keyword to text, read from the innermost data set that holds it; None when absent.
+
+    ``current`` is the keyword and tag of the element being replaced, found in ``chain[0]`` by its
+    tag: a repeating-group keyword (``OverlayDescription``, groups 6000-601E) names no single tag.
+    """
+
+    def lookup(keyword: str) -> str | None:
+        tag: int | None = current[1] if current is not None and keyword == current[0] else tag_of(keyword)
+        if tag is None:
+            return None
+        for dataset in chain:
+            if tag in dataset:
+                try:
+                    return element_text(dataset[tag].value)
+                except TypeError:
+                    raise ValueInvalidError(f"{keyword} is binary and has no text form") from None
+        return None
+
+    return lookup
+
+
+@dataclass
+class Planner:
+    """The walk over one data set that turns rules into changes; the data set is not modified.
+
+    Attributes:
+        ruleset: the checked rules.
+        topLevelOnly: leave nested sequences alone.
+        removePrivate: remove every private element, at every depth.
+        changes: the changes found, in walk order.
+        skips: rules not applied for an absent reference.
+        regexHits: indices of the regex rules that matched a keyword.
+    """
+
+    ruleset: RuleSet
+    topLevelOnly: bool
+    removePrivate: bool
+    changes: list[Change] = field(default_factory=list)
+    skips: list[RuleSkip] = field(default_factory=list)
+    regexHits: set[int] = field(default_factory=set)
+
+    @property
+    def descend(self) -> bool:
+        """Whether nested sequences are entered: for the rules, or to remove private elements."""
+        return not self.topLevelOnly or self.removePrivate
+
+    def dataset_visit(self, dataset: Dataset, chain: list[Dataset], where: str, steps: Steps) -> None:
+        """Plan every element of one data set, descending into its sequences' items."""
+        applyRules: bool = not (self.topLevelOnly and where)
+        for tag in list(dataset.keys()):  # iterating a Dataset would decode every element
+            if self.removePrivate and tag.is_private:
+                self.private_remove(dataset, tag, where, steps)
+                continue
+            if where and not element_isComplete(dataset.get_item(tag)):
+                raise DicomReadError(
+                    f"truncated: {where}{keyword_of(tag) or tag} is shorter than its header says"
+                )
+            keyword: str = keyword_of(tag)
+            rule: Rule | None = None
+            if keyword and applyRules:
+                rule, hits = self.ruleset.rule_for(keyword)
+                self.regexHits.update(hits)
+            if not self.descend:
+                # asked even without a rule: pydicom's reading of a doubtful element is what is written
+                if not element_isSequence(dataset, tag) and rule is not None:
+                    self.element_plan(dataset, tag, keyword, rule, chain, where, steps)
+                continue
+            items: Sequence | None = sequence_items(dataset, tag)
+            if items is not None:
+                name: str = where + (keyword or tag_format(tag))
+                for index, item in enumerate(items):
+                    self.dataset_visit(item, [item, *chain], f"{name}[{index}].", (*steps, (tag, index)))
+            elif rule is not None:
+                self.element_plan(dataset, tag, keyword, rule, chain, where, steps)
+
+    def private_remove(self, dataset: Dataset, tag: BaseTag, where: str, steps: Steps) -> None:
+        """Plan the removal of one private element (its items go with it)."""
+        element: DataElement = dataset[tag]
+        old: str | None = element_textOrNone(element)
+        path: str = where + tag_format(tag)
+        self.changes.append(
+            Change(path, int(tag), "", element.VR, "remove", old, None, REMOVE_PRIVATE, steps)
+        )
+
+    def element_plan(
+        self,
+        dataset: Dataset,
+        tag: BaseTag,
+        keyword: str,
+        rule: Rule,
+        chain: list[Dataset],
+        where: str,
+        steps: Steps,
+    ) -> None:
+        """Evaluate one rule for one element present in the file and keep the checked change."""
+        text: str | Absent = template_evaluate(rule.template, keyword, lookup_make(chain, (keyword, tag)))
+        if isinstance(text, Absent):
+            self.skips.append(RuleSkip(rule.key, str(text)))
+            return
+        element: DataElement = dataset[tag]
+        vr: str = element.VR.split(" or ")[0]
+        self.change_add(
+            Change(
+                where + keyword,
+                int(tag),
+                keyword,
+                vr,
+                "replace",
+                element_textOrNone(element),
+                text,
+                rule.key,
+                steps,
+            ),
+            rule,
+            chain,
+        )
+
+    def change_add(self, change: Change, rule: Rule, chain: list[Dataset]) -> None:
+        """Check a change's new text and keep it.
+
+        Raises:
+            ValueInvalidError: naming keyword, VR, value and rule; the file is not written.
+        """
+        try:
+            text_check(change.vr, change.tag, change.new or "", dataset_encodings(chain))
+        except ValueError as err:
+            raise ValueInvalidError(
+                f"{change.path} ({change.vr}) = {change.new!r} is invalid: {err}; rule {rule.describe()}",
+                f"{change.path} ({change.vr}): the result is invalid: {rule.describe()}",
+            ) from None
+        self.changes.append(change)
+
+    def absent_create(self, root: Dataset) -> None:
+        """Plan the top-level elements that explicit rules name and the file lacks."""
+        for keyword, rule in self.ruleset.explicit.items():
+            tag: int | None = tag_of(keyword)
+            if tag is None or tag in root:
+                continue
+            text: str | Absent = template_evaluate(rule.template, keyword, lookup_make([root]))
+            if isinstance(text, Absent):
+                self.skips.append(RuleSkip(rule.key, str(text)))
+                continue
+            vr: str = keyword_vr(keyword).split(" or ")[0]
+            self.change_add(Change(keyword, tag, keyword, vr, "create", None, text, rule.key), rule, [root])
+
+    def meta_follow(self, root: Dataset) -> None:
+        """The file meta's MediaStorageSOPInstanceUID follows a new top-level SOPInstanceUID."""
+        meta: Dataset | None = getattr(root, "file_meta", None)
+        if meta is None or MEDIA_STORAGE_SOP_INSTANCE_UID not in meta:
+            return
+        for change in self.changes:
+            if change.tag == SOP_INSTANCE_UID and not change.steps and change.action != "remove":
+                old: str | None = element_textOrNone(meta[MEDIA_STORAGE_SOP_INSTANCE_UID])
+                keyword: str = keyword_of(MEDIA_STORAGE_SOP_INSTANCE_UID)
+                self.changes.append(
+                    Change(
+                        META_PATH + keyword,
+                        MEDIA_STORAGE_SOP_INSTANCE_UID,
+                        keyword,
+                        "UI",
+                        "replace",
+                        old,
+                        change.new,
+                        change.rule,
+                        meta=True,
+                    )
+                )
+                return
+
+
+def plan(root: Dataset, ruleset: RuleSet, topLevelOnly: bool, removePrivate: bool) -> Planner:
+    """Plan a whole file: the walk, then the elements to create, then the file meta.
+
+    Returns:
+        The planner, holding the changes, the rules skipped and the regexes that matched.
+
+    Raises:
+        ValueInvalidError: a result is not valid for its element.
+        DicomReadError: a nested element is cut short.
+    """
+    planner: Planner = Planner(ruleset, topLevelOnly, removePrivate)
+    planner.dataset_visit(root, [root], "", ())
+    planner.absent_create(root)
+    planner.meta_follow(root)
+    return planner
+
+
+def dataset_at(root: Dataset, change: Change) -> Dataset:
+    """The data set that holds a change's element, sequences entered by their steps.
+
+    A private sequence that was read as bare bytes is converted in its data set here, where a
+    change inside it is about to be applied.
+    """
+    if change.meta:
+        return root.file_meta
+    dataset: Dataset = root
+    for tag, index in change.steps:
+        element: DataElement = dataset[tag]
+        if element.VR != "SQ" and isinstance(element.value, bytes):
+            converted: DataElement | None = private_asSequence(dataset, Tag(tag), element.value)
+            if converted is not None:
+                dataset[tag] = element = converted
+        dataset = element.value[index]
+    return dataset
+
+
+def changes_apply(root: Dataset, changes: list[Change] | tuple[Change, ...]) -> None:
+    """Write every change into the data set: set, create or remove."""
+    for change in changes:
+        dataset: Dataset = dataset_at(root, change)
+        if change.action == "remove":
+            del dataset[change.tag]
+        elif change.action == "create":
+            dataset.add_new(change.tag, change.vr, value_fromText(change.vr, change.new or ""))
+        else:
+            dataset[change.tag].value = value_fromText(change.vr, change.new or "")
