@@ -45,6 +45,7 @@ from pfdicom_tagSub.plan import Planner, changes_apply, element_isComplete, plan
 from pfdicom_tagSub.rules import RuleSet
 
 PREAMBLE_BYTES: int = 128
+TIFF_HEADERS: frozenset[bytes] = frozenset({b"II*\x00", b"MM\x00*"})
 DICOM_PREFIX: bytes = b"DICM"
 HEADER_GROUPS: frozenset[int] = frozenset({0x0000, 0x0002, 0x0008})
 UNDEFINED_LENGTH: int = 0xFFFFFFFF
@@ -233,6 +234,24 @@ def element_isEmpty(element: object) -> bool:
     return value is None or (isinstance(value, str | bytes | list | MultiValue) and len(value) == 0)
 
 
+def preamble_clear(dataset: Dataset) -> bool:
+    """Zero a preamble that holds anything (text there is a place identifiers hide), unless it is a
+    TIFF header: a dual-personality file, whose TIFF part would break. Returns True for TIFF.
+
+    Example:
+        >>> dataset = Dataset(); dataset.preamble = b"MRN 123".ljust(128, b"\\0")
+        >>> preamble_clear(dataset), dataset.preamble == bytes(128)
+        (False, True)
+    """
+    preamble: bytes | None = getattr(dataset, "preamble", None)
+    if not preamble or not any(preamble):
+        return False
+    if preamble[:4] in TIFF_HEADERS:
+        return True
+    dataset.preamble = bytes(PREAMBLE_BYTES)
+    return False
+
+
 @dataclass
 class FileJob:
     """The work on one file, the same in the main process and in every worker.
@@ -241,12 +260,14 @@ class FileJob:
         options: the run's options.
         ruleset: the checked rules.
         stem: the parsed ``--outputFileStem``, None to keep input names.
+        tempDir: the run's temporary directory, given by the engine before the run.
         outputDirs: the output directories this process has prepared.
     """
 
     options: TagSubOptions
     ruleset: RuleSet
     stem: Template | None = None
+    tempDir: str = ""
     outputDirs: OutputDirs = field(default_factory=OutputDirs)
 
     def libraries_load(self) -> None:
@@ -275,8 +296,6 @@ class FileJob:
             return False
         result.outcome = "exists"
         result.reason = "output exists, kept (use --overwrite to replace it)"
-        if not self.options.dryRun:
-            self.outputDirs.sweep(os.path.dirname(result.outputPath))
         return True
 
     def file_process(self, task: FileTask) -> FileResult:
@@ -323,12 +342,14 @@ class FileJob:
         changes_apply(dataset, planner.changes)
         result.analyzed = True
         result.changes = tuple(planner.changes)
+        if result.changes:
+            result.tiffPreamble = preamble_clear(dataset)
         if self.options.dryRun:
             dataset_encode(dataset, NullStream())  # what pydicom cannot encode fails here too
             result.outcome = "planned"
             return
         self.outputDirs.prepare(task.outputDir)
-        result.tempPath = dataset_write(dataset, task.outputDir)
+        result.tempPath = dataset_write(dataset, self.tempDir, result.outputPath)
         if self.options.inPlace:
             shutil.copymode(task.inputPath, result.tempPath)
         result.outcome = "written"

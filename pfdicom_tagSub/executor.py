@@ -34,7 +34,13 @@ CHUNKS_PER_WORKER: int = 16
 
 
 class Job(Protocol):
-    """The per-file work an executor runs."""
+    """The per-file work an executor runs.
+
+    Attributes:
+        tempDir: where it writes its temporary files, given by the engine before the run.
+    """
+
+    tempDir: str
 
     def file_process(self, task: FileTask) -> FileResult:
         """Process one file; never raises for a problem with the file."""

@@ -316,6 +316,7 @@ class FileResult:
         changes: the elements replaced, created or removed, in the order they were planned.
         skips: rules not applied for an absent reference.
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
+        tiffPreamble: its preamble is a TIFF header, kept (every other changed file's is zeroed).
     """
 
     inputPath: str
@@ -329,6 +330,7 @@ class FileResult:
     changes: tuple[Change, ...] = ()
     skips: tuple[RuleSkip, ...] = ()
     regexHits: frozenset[int] = frozenset()
+    tiffPreamble: bool = False
 
 
 @dataclass
@@ -347,11 +349,13 @@ class RunRecord:
     filesExisting: int = 0
     filesNotDicom: int = 0
     filesFailed: int = 0
+    filesTiffPreamble: int = 0
     elementsChanged: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     notDicom: list[dict[str, str]] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     walkErrors: list[str] = field(default_factory=list)
+    notWalked: list[str] = field(default_factory=list)
     ruleSkips: Counter[RuleSkip] = field(default_factory=Counter)
     regexHits: set[int] = field(default_factory=set)
 
@@ -362,6 +366,7 @@ class RunRecord:
         self.elementsChanged += len(result.changes) if result.outcome in ("written", "planned") else 0
         self.ruleSkips.update(set(result.skips))
         self.regexHits.update(result.regexHits)
+        self.filesTiffPreamble += result.tiffPreamble and result.outcome in ("written", "planned")
         entry: dict[str, str] = {"file": result.inputPath, "reason": result.reason}
         match result.outcome:
             case "written":

@@ -1,14 +1,18 @@
 """Outputs: their names, their temporary files, and the atomic step from one to the other.
 
-This module alone owns "temporary name -> final name". A worker writes a whole file under a
-temporary name (``dataset_write``); the parent claims the final name in input order and places
-the file there atomically (``OutputCommitter``), so that an output appears whole or not at all
-and two inputs never share one output. A killed run's temporary files are recognised and
-swept by the next run (``OutputDirs``).
+This module alone owns "temporary name -> final name". Each run writes its temporary files in a
+directory of its own at the output root (``TempDir``: ``.pfdicom_tagSub-tmp-<host>-<pid>-<nonce>``,
+holding an owner file that says so), never beside an output, so a temporary file can never be
+taken for an input or an output, and an input can never be taken for one. A worker writes a whole
+file there (``dataset_write``); the parent claims the final name in input order and places the
+file atomically (``OutputCommitter``), so that an output appears whole or not at all and two
+inputs never share one output. The run removes its directory when it ends; one a killed run
+left is removed by the next run on the same host (``tempDirs_sweep``), once its owner is gone.
 
 Key components:
     - name_safe, suffix_of, outputName_make: the output file's name
-    - OutputDirs: output directories prepared once per process, stale temporary files swept
+    - TempDir, tempDir_owner, tempDirs_sweep: the run's temporary directory, and stale ones
+    - OutputDirs: output directories created once per process
     - dataset_write: a data set written whole under a temporary name
     - output_place: the atomic, no-clobber rename of a finished output
     - OutputCommitter: the parent's claims and placements, in input order
@@ -30,6 +34,9 @@ import errno
 import itertools
 import os
 import re
+import secrets
+import shutil
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +49,10 @@ from pfdicom_tagSub.models import FileResult, Template
 from pfdicom_tagSub.plan import lookup_make
 from pfdicom_tagSub.template import Absent, template_evaluate
 
-TEMP_SUFFIX: str = ".pfdicom_tagSub-tmp"
+TEMP_PREFIX: str = ".pfdicom_tagSub-tmp-"
+TEMP_NAME = re.compile(r"\.pfdicom_tagSub-tmp-(?P<host>[A-Za-z0-9_.-]*)-(?P<pid>[0-9]+)-[0-9a-f]{16}")
+TEMP_OWNER: str = ".pfdicom_tagSub-owner"
+TEMP_OWNER_HEADER: str = "pfdicom_tagSub: temporary files of one run; removed when the run ends"
 NAME_BYTES_MAX: int = 255
 UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 LINK_UNSUPPORTED: frozenset[int] = frozenset(
@@ -53,7 +63,7 @@ _tempCounter: itertools.count[int] = itertools.count()
 
 def name_safe(stem: str, suffix: str) -> str:
     """A template's result made one file name: no separators, NUL or control characters, not ``.``
-    or ``..``, at most 255 bytes with the suffix, never the name of a temporary output.
+    or ``..``, at most 255 bytes with the suffix.
 
     Example:
         >>> name_safe("../../etc", ".dcm")
@@ -64,10 +74,7 @@ def name_safe(stem: str, suffix: str) -> str:
         cleaned = "_" * max(1, len(cleaned))
     budget: int = NAME_BYTES_MAX - len(suffix.encode("utf-8"))
     cleaned = cleaned.encode("utf-8")[:budget].decode("utf-8", "ignore")
-    name: str = cleaned + suffix
-    if name.endswith(TEMP_SUFFIX):  # a rerun would remove it as a killed run's leftover
-        name = name[:-1] + "_"
-    return name
+    return cleaned + suffix
 
 
 def suffix_of(name: str) -> str:
@@ -95,14 +102,6 @@ def outputName_make(dataset: Dataset, stem: Template | None, inputName: str) -> 
     return name_safe(text, suffix_of(inputName))
 
 
-def temp_isStale(name: str) -> bool:
-    """Whether a temporary output name belongs to a process that no longer runs."""
-    pidText: str = name[1:].split("-", 1)[0]
-    if not pidText.isdigit():
-        return False
-    return not process_isRunning(int(pidText))
-
-
 def process_isRunning(pid: int) -> bool:
     """Whether a process runs: it exists and is not a zombie.
 
@@ -123,19 +122,76 @@ def process_isRunning(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def outputDir_sweep(directory: str) -> None:
-    """Create an output directory and remove what killed runs left there (their temporary files)."""
-    os.makedirs(directory, exist_ok=True)
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            if entry.name.endswith(TEMP_SUFFIX) and temp_isStale(entry.name):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.path)
+def host_name() -> str:
+    """This host's name as a temporary directory's name holds it (letters, digits, ``_.-``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())
+
+
+def tempDir_owner(path: str) -> tuple[str, int] | None:
+    """The (host, pid) of the run that owns a temporary directory; None for anything else.
+
+    A directory is a run's only when its name has the form a run gives and it holds the owner
+    file a run writes, naming that same host and process: an input never has both by chance.
+    """
+    match: re.Match[str] | None = TEMP_NAME.fullmatch(os.path.basename(path))
+    if match is None:
+        return None
+    try:
+        with open(os.path.join(path, TEMP_OWNER), encoding="utf-8") as owner:
+            lines: list[str] = owner.read(4096).splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    expected: list[str] = [TEMP_OWNER_HEADER, f"host {match['host']}", f"pid {match['pid']}"]
+    return (match["host"], int(match["pid"])) if lines == expected else None
+
+
+def tempDirs_sweep(root: str) -> None:
+    """Remove the temporary directories that killed runs on this host left at an output root."""
+    host: str = host_name()
+    try:
+        entries: list[os.DirEntry[str]] = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(TEMP_PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        owner: tuple[str, int] | None = tempDir_owner(entry.path)
+        if owner is not None and owner[0] == host and not process_isRunning(owner[1]):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class TempDir:
+    """A run's temporary directory at its output root, where every output is written before it is placed.
+
+    Attributes:
+        path: the directory.
+    """
+
+    path: str
+
+    @classmethod
+    def create(cls, root: str) -> TempDir:
+        """Create the run's directory (mode 0700: it holds identifiers for a moment) and its owner file.
+
+        Raises:
+            OSError: it cannot be created.
+        """
+        host: str = host_name()
+        path: str = os.path.join(root, f"{TEMP_PREFIX}{host}-{os.getpid()}-{secrets.token_hex(8)}")
+        os.mkdir(path, 0o700)
+        with open(os.path.join(path, TEMP_OWNER), "w", encoding="utf-8") as owner:
+            owner.write(f"{TEMP_OWNER_HEADER}\nhost {host}\npid {os.getpid()}\n")
+        return cls(path)
+
+    def remove(self) -> None:
+        """Remove the directory and whatever is left in it (a dead worker's half-written file)."""
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 @dataclass
 class OutputDirs:
-    """The output directories this process has prepared: created, and swept of stale files, once.
+    """The output directories this process has created, each once.
 
     Attributes:
         prepared: the directories done.
@@ -148,7 +204,7 @@ class OutputDirs:
         return {"prepared": set()}
 
     def prepare(self, directory: str) -> None:
-        """Create a directory that outputs will be written to, once per process.
+        """Create a directory that outputs will be placed in, once per process.
 
         Raises:
             OutputError: it cannot be created.
@@ -156,33 +212,22 @@ class OutputDirs:
         if directory in self.prepared:
             return
         try:
-            outputDir_sweep(directory)
+            os.makedirs(directory, exist_ok=True)
         except OSError as err:
             raise OutputError(f"cannot create output directory {directory}: {err.strerror or err}") from None
         self.prepared.add(directory)
 
-    def sweep(self, directory: str) -> None:
-        """Once per directory: remove the temporary files killed runs left beside kept outputs.
 
-        A directory whose outputs all exist is never written to again, so without this a
-        temporary file left there (by a killed worker, or between link and unlink) would stay.
-        """
-        if directory in self.prepared:
-            return
-        with contextlib.suppress(OSError):
-            outputDir_sweep(directory)
-        self.prepared.add(directory)
-
-
-def dataset_write(dataset: Dataset, directory: str) -> str:
-    """Write a data set under a new temporary name in ``directory``; return that name.
+def dataset_write(dataset: Dataset, directory: str, finalPath: str) -> str:
+    """Write a data set under a new name in the run's temporary directory; return that name.
 
     The encoding, preamble (or its absence) and file meta are the file's own.
 
     Raises:
-        OutputError: the file cannot be written (the partial temporary file is removed).
+        OutputError: the file cannot be written (the partial temporary file is removed); it names
+            the output the user will look for, ``finalPath``.
     """
-    tempPath: str = os.path.join(directory, f".{os.getpid()}-{next(_tempCounter)}{TEMP_SUFFIX}")
+    tempPath: str = os.path.join(directory, f"{os.getpid()}-{next(_tempCounter)}.dcm")
     try:
         descriptor: int = os.open(tempPath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         with os.fdopen(descriptor, "wb") as stream:
@@ -191,7 +236,7 @@ def dataset_write(dataset: Dataset, directory: str) -> str:
         with contextlib.suppress(OSError):
             os.unlink(tempPath)
         if isinstance(err, OSError):
-            raise OutputError(f"cannot write in {directory}: {oserror_reason(err)}") from None
+            raise OutputError(f"cannot write {finalPath}: {oserror_reason(err)}") from None
         raise
     return tempPath
 
@@ -253,6 +298,25 @@ def output_place(tempPath: str, finalPath: str, overwrite: bool) -> bool:
     Returns:
         True when placed, False when the final name exists and was kept.
     """
+    try:
+        return output_link(tempPath, finalPath, overwrite)
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+    # the final directory is another file system (a mount inside the output tree): copy the file
+    # there under a name of its own first, so that the final name still appears whole or not at all
+    near: str = os.path.join(os.path.dirname(finalPath), f".{os.path.basename(finalPath)}.{os.getpid()}.part")
+    try:
+        shutil.copyfile(tempPath, near)
+        os.unlink(tempPath)
+        return output_link(near, finalPath, overwrite)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(near)
+
+
+def output_link(tempPath: str, finalPath: str, overwrite: bool) -> bool:
+    """``output_place`` within one file system."""
     if overwrite:
         os.replace(tempPath, finalPath)
         return True
@@ -262,7 +326,7 @@ def output_place(tempPath: str, finalPath: str, overwrite: bool) -> bool:
         os.unlink(tempPath)
         return False
     except OSError as err:
-        if err.errno not in LINK_UNSUPPORTED:
+        if err.errno not in LINK_UNSUPPORTED or err.errno == errno.EXDEV:
             raise
         if os.path.lexists(finalPath):
             os.unlink(tempPath)
@@ -332,6 +396,23 @@ class OutputCommitter:
         result.tempPath = ""
         if not placed:
             result.outcome, result.reason = "exists", "output appeared meanwhile, kept"
+
+
+def runOutput_prepare(root: Path, dryRun: bool) -> TempDir | None:
+    """Prepare a run's output root: created and writable, stale temporary directories swept, this
+    run's own created; a dry run only checks that it could be written and creates nothing.
+
+    Raises:
+        RunError: it cannot be created or written.
+    """
+    outputRoot_prepare(root, dryRun)
+    if dryRun:
+        return None
+    tempDirs_sweep(str(root))
+    try:
+        return TempDir.create(str(root))
+    except OSError as err:
+        raise RunError(f"output directory {root}: cannot write: {err.strerror or err}") from None
 
 
 def outputRoot_prepare(root: Path, dryRun: bool) -> None:

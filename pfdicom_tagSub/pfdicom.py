@@ -19,8 +19,6 @@ Dependencies:
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import time
 from pathlib import Path
 
@@ -29,8 +27,8 @@ from pfdicom_tagSub.console import PROGRAM, Console
 from pfdicom_tagSub.errors import RunError, TagSubError, UsageError
 from pfdicom_tagSub.executor import Job, executor_make
 from pfdicom_tagSub.models import RunRecord, TagSubOptions
-from pfdicom_tagSub.output import OutputCommitter, outputRoot_prepare
-from pfdicom_tagSub.sinks import AuditSink, PlanSink, ProgressSink, RecordSink, Sink, options_forAudit
+from pfdicom_tagSub.output import OutputCommitter, TempDir, runOutput_prepare
+from pfdicom_tagSub.sinks import PlanSink, Sink, sinks_make
 from pfdicom_tagSub.walk import DirFiles, TreeWalk
 
 
@@ -76,8 +74,11 @@ class pfdicom:
             raise UsageError("pfdicom was given no per-file job")
         return self.job
 
-    def env_prepare(self) -> None:
-        """Check the input directory, create the output root and prove it writable.
+    def env_prepare(self) -> TempDir | None:
+        """Check the input directory, create the output root and the run's temporary directory there.
+
+        Returns:
+            The temporary directory; None for a dry run, which writes nothing.
 
         Raises:
             RunError: the input directory is missing, the output cannot be created or written.
@@ -85,34 +86,24 @@ class pfdicom:
         if not self.inputPath.is_dir():
             what: str = "is not a directory" if self.inputPath.exists() else "not found"
             raise RunError(f"input directory {self.inputPath}: {what}")
-        outputRoot_prepare(self.outputPath, self.config.dryRun)
-        if self.outputPath.exists():
-            self.walk.outputRoot_exclude()
+        tempDir: TempDir | None = runOutput_prepare(self.outputPath, self.config.dryRun)
+        self.walk.outputRoot_exclude()
+        return tempDir
+
+    def start_report(self) -> None:
+        """Once the run is sure to go ahead: the line that says what it will do (subclasses say it)."""
 
     def nodes_report(self, nodes: list[DirFiles]) -> None:
         """At verbosity 3, the directories and files found."""
-        if self.config.verbosity < 3:
-            return
-        for node in nodes:
+        for node in nodes if self.config.verbosity >= 3 else []:
             self.dp.qprint(f"{node.path}: {node.count} files -> {node.outputPath}", level=3)
             for name in node.names():
                 self.dp.qprint(f"  {name}", level=3)
 
     def sinks_make(self) -> list[Sink]:
         """The consumers of this run's results, in the order they see each one."""
-        sinks: list[Sink] = [RecordSink(self.record, self.dp)]
-        if self.config.dryRun:
-            self.planSink = PlanSink(self.dp, str(self.inputPath), gather=self.config.json)
-            sinks.append(self.planSink)
-        if self.config.audit:
-            run: dict[str, str] = {
-                "version": __version__,
-                "inputDir": os.path.abspath(self.inputPath),
-                "outputDir": os.path.abspath(self.outputPath),
-                "options": options_forAudit(dataclasses.asdict(self.config)),
-            }
-            sinks.append(AuditSink(self.config.audit, run, self.record))
-        sinks.append(ProgressSink(self.record.filesFound, self.config.verbosity))
+        sinks: list[Sink] = sinks_make(self.config, self.record, self.dp, __version__)
+        self.planSink = next((sink for sink in sinks if isinstance(sink, PlanSink)), None)
         return sinks
 
     def files_process(self, nodes: list[DirFiles], job: Job) -> None:
@@ -135,12 +126,21 @@ class pfdicom:
 
         Raises:
             RunError: the run cannot start.
+            UsageError: an output directory leads out of the output tree.
         """
-        self.env_prepare()
-        nodes: list[DirFiles] = self.walk.nodes_find()
-        self.record.walkErrors = self.walk.walkErrors
-        self.nodes_report(nodes)
-        self.files_process(nodes, job)
+        tempDir: TempDir | None = self.env_prepare()
+        try:
+            nodes: list[DirFiles] = self.walk.nodes_find()
+            self.record.walkErrors = self.walk.walkErrors
+            self.record.notWalked = self.walk.notWalked
+            self.walk.outputs_check(nodes)
+            self.start_report()
+            self.nodes_report(nodes)
+            job.tempDir = tempDir.path if tempDir is not None else ""
+            self.files_process(nodes, job)
+        finally:
+            if tempDir is not None:
+                tempDir.remove()
         return {
             "status": not self.record.walkErrors,
             "inputDir": str(self.inputPath),
@@ -159,16 +159,17 @@ class pfdicom:
         """
         start: float = time.perf_counter() if timerStart else self.startTime
         error: str = ""
+        exitCode: int = 0
         d_pfdicom: dict[str, object] = {}
         try:
             d_pfdicom = self.tree_run(self.job_make())
         except TagSubError as err:
-            error = str(err)
+            error, exitCode = str(err), err.exitCode
             self.dp.error(error)
         status: bool = not error and self.record.status
         return {
             "status": status,
-            "exitCode": 0 if status else 1,
+            "exitCode": exitCode or (0 if status else 1),
             "error": error,
             "runTime": time.perf_counter() - start,
             "d_pfdicom": d_pfdicom,

@@ -77,6 +77,14 @@ class pfdicom_tagSub(pfdicom):
         )
         self.job = FileJob(self.config, self.ruleset, self.stem)
 
+    def start_report(self) -> None:
+        """The start line: version, roots, rules and workers."""
+        self.dp.qprint(
+            f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
+            f"{len(self.d_tagStruct)} rules, {max(self.config.threads, 1)} workers",
+            level=1,
+        )
+
     def run(self, *args: object, timerStart: bool = True, **kwargs: object) -> dict[str, object]:
         """Substitute over the whole tree.
 
@@ -85,11 +93,6 @@ class pfdicom_tagSub(pfdicom):
             holds ``filesRead``, ``filesAnalyzed``, ``filesSaved`` and the lists of failed and
             non-DICOM files, without any element value.
         """
-        self.dp.qprint(
-            f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
-            f"{len(self.d_tagStruct)} rules, {max(self.config.threads, 1)} workers",
-            level=1,
-        )
         result: dict[str, object] = super().run(*args, timerStart=timerStart, **kwargs)
         unmatched: list[str] = (
             self.ruleset.regexes_unmatched(self.record.regexHits) if self.record.filesAnalyzed else []

@@ -98,6 +98,12 @@ def notes_lines(record: RunRecord, unmatched: list[str]) -> list[str]:
             f"{plural(record.filesExisting, 'output')} existed and {verb} kept as they were, "
             "without these rules: use --overwrite to replace them"
         )
+    if record.filesTiffPreamble:
+        lines.append(
+            f"{plural(record.filesTiffPreamble, 'file')} kept a TIFF header as preamble (DICOM and TIFF "
+            "in one file): only its DICOM part was changed"
+        )
+    lines += [f"not walked: {entry}" for entry in record.notWalked]
     skip: RuleSkip
     for skip, files in sorted(record.ruleSkips.items(), key=lambda item: (item[0].ruleKey, item[0].absent)):
         lines.append(f"rule {skip.ruleKey!r} not applied in {plural(files, 'file')}: {skip.absent} absent")
@@ -120,6 +126,8 @@ def tagSub_toDict(record: RunRecord, unmatched: list[str], ruleKeys: list[str]) 
         "failed": list(record.failed),
         "notDicom": list(record.notDicom),
         "existing": list(record.existing),
+        "filesTiffPreamble": record.filesTiffPreamble,
+        "notWalked": list(record.notWalked),
         "rules": list(ruleKeys),
         "rulesNotApplied": [
             {"rule": skip.ruleKey, "absent": skip.absent, "files": files}

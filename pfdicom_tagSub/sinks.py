@@ -9,7 +9,8 @@ Key components:
     - RecordSink: counts each result into the run record and says what became of the file
     - ProgressSink: the per-file progress bar
     - PlanSink: the dry run's plan, printed per change or gathered for ``--json``
-    - AuditSink: the SQLite audit database (``audit_open`` checks or creates it)
+    - AuditSink: the SQLite audit database (``audit_check`` checks it, ``audit_create`` creates it)
+    - sinks_make: a run's sinks, from its options
 
 Typical usage:
     sinks = [RecordSink(record, console), ProgressSink.open(total, verbosity)]
@@ -25,6 +26,7 @@ Dependencies:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -35,7 +37,7 @@ from typing import Any, Protocol
 
 from pfdicom_tagSub.console import PROGRAM, Console
 from pfdicom_tagSub.errors import RunError, UsageError
-from pfdicom_tagSub.models import Change, FileResult, RunRecord, tag_format
+from pfdicom_tagSub.models import Change, FileResult, RunRecord, TagSubOptions, tag_format
 from pfdicom_tagSub.report import change_describe, plural
 
 AUDIT_APPLICATION_ID: int = 0x70665453  # 'pfTS': marks a database as this tool's audit
@@ -319,6 +321,27 @@ class AuditSink:
         self.connection.close()
 
 
-def options_forAudit(options: dict[str, object]) -> str:
+def options_forAudit(options: TagSubOptions) -> str:
     """The run's options as JSON for the audit: what was asked, never a secret."""
-    return json.dumps(options, sort_keys=True, default=str)
+    return json.dumps(dataclasses.asdict(options), sort_keys=True, default=str)
+
+
+def sinks_make(config: TagSubOptions, record: RunRecord, console: Console, version: str) -> list[Sink]:
+    """A run's sinks, in the order each result reaches them: record, plan, audit, progress bar.
+
+    Raises:
+        RunError: the audit database cannot be created or written.
+    """
+    sinks: list[Sink] = [RecordSink(record, console)]
+    if config.dryRun:
+        sinks.append(PlanSink(console, config.inputDir, gather=config.json))
+    if config.audit:
+        run: dict[str, str] = {
+            "version": version,
+            "inputDir": os.path.abspath(config.inputDir),
+            "outputDir": os.path.abspath(config.inputDir if config.inPlace else config.outputDir),
+            "options": options_forAudit(config),
+        }
+        sinks.append(AuditSink(config.audit, run, record))
+    sinks.append(ProgressSink(record.filesFound, config.verbosity))
+    return sinks

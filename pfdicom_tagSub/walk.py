@@ -7,7 +7,7 @@ left unwalked, and file names kept packed per directory so that memory does not 
 number of files. It yields one ``FileTask`` per file, in sorted order.
 
 Key components:
-    - roots_resolve: the input and output roots, checked against each other
+    - roots_resolve, inputFile_check: the input and output roots, and a single input file, checked
     - TreeWalk: pftree's engine configured for a run; ``nodes_find`` and ``tasks_iterate``
     - DicomTreeScanner: pftree's scanner, minus the output tree, names packed per directory
     - DirFiles: one directory to process, its file names packed
@@ -34,6 +34,7 @@ from pftree import DirNode, Pftree, TreeOptions, TreeScanner, WalkEntry, dirPath
 
 from pfdicom_tagSub.errors import UsageError
 from pfdicom_tagSub.models import IN_PLACE, FileTask, TagSubOptions
+from pfdicom_tagSub.output import TEMP_PREFIX, tempDir_owner
 
 NAME_SEPARATOR: str = "\0"
 
@@ -98,7 +99,7 @@ class WalkErrors(logging.Handler):
 
 
 class DicomTreeScanner(TreeScanner):
-    """pftree's scanner that skips one directory (the output tree) and keeps names packed.
+    """pftree's scanner that skips the output tree and runs' temporary directories, names packed.
 
     Each directory's names are packed as soon as it is scanned and its per-file sizes dropped,
     so that memory does not grow with the number of files by more than a name's length.
@@ -114,6 +115,8 @@ class DicomTreeScanner(TreeScanner):
         self.packedNames: dict[Path, str] = {}
 
     def dir_enterable(self, entry: os.DirEntry[str], isLink: bool) -> bool:
+        if entry.name.startswith(TEMP_PREFIX) and tempDir_owner(entry.path) is not None:
+            return False  # a run's temporary files (this run's, or another's at work in place)
         if self.excluded is not None:
             try:
                 status: os.stat_result = entry.stat(follow_symlinks=True)
@@ -152,11 +155,26 @@ def leaf_check(outputLeafDir: str) -> None:
         raise UsageError(f"--outputLeafDir {outputLeafDir!r}: must make one directory name, not {leaf!r}")
 
 
+def path_within(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or lies under it (both absolute and normalized).
+
+    Example:
+        >>> path_within("/a/b/c", "/a/b"), path_within("/a/bc", "/a/b"), path_within("/a/b", "/a/b")
+        (True, False, True)
+    """
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def roots_resolve(config: TagSubOptions) -> tuple[Path, Path]:
     """The input and output roots, checked against each other; ``config`` learns an in-place run.
 
+    Real paths are compared, symbolic links resolved: an output root that is the input root is
+    in place (``--overwrite`` needed, and the input root named as such); one that contains the
+    input root, or lies in it through a link, could put outputs over inputs.
+
     Raises:
-        UsageError: no input or output directory; in place without ``--overwrite``, or with a stem.
+        UsageError: no input or output directory; in place unasked, or with a stem; an output
+            root that contains the input root or reaches into it through a link.
     """
     if not config.inputDir:
         raise UsageError("no input directory: give -I/--inputDir or a first positional argument")
@@ -165,16 +183,64 @@ def roots_resolve(config: TagSubOptions) -> tuple[Path, Path]:
     if config.outputLeafDir:
         leaf_check(config.outputLeafDir)
     output: Path = Path(config.inputDir) if config.inPlace else Path(config.outputDir)
-    if output.resolve() == Path(config.inputDir).resolve():
-        if not config.overwrite:
-            raise UsageError(
-                f"output directory {config.outputDir} is the input directory: the input files would be "
-                "rewritten; add --overwrite to do that (or choose another --outputDir)"
-            )
-        if config.outputFileStem:
-            raise UsageError("--outputFileStem cannot be used in place: new names would mix with the inputs")
-        config.outputDir = IN_PLACE
+    inputReal, outputReal = os.path.realpath(config.inputDir), os.path.realpath(output)
+    named: bool = config.inPlace or os.path.abspath(output) == os.path.abspath(config.inputDir)
+    if outputReal == inputReal:
+        inPlace_check(config, named)
+    elif path_within(inputReal, outputReal):
+        raise UsageError(
+            f"output directory {config.outputDir} contains the input directory {config.inputDir}: outputs "
+            "could land on input files; choose an output directory outside the input tree"
+        )
+    elif path_within(outputReal, inputReal) and not path_within(
+        os.path.abspath(output), os.path.abspath(config.inputDir)
+    ):
+        raise UsageError(
+            f"output directory {config.outputDir} leads into the input directory {config.inputDir} "
+            f"(it is {outputReal}): outputs could replace input files; choose another --outputDir"
+        )
     return Path(config.inputDir), output
+
+
+def inPlace_check(config: TagSubOptions, named: bool) -> None:
+    """An output root that is the input root: in place, when asked for by name and with ``--overwrite``.
+
+    Raises:
+        UsageError: not asked for so.
+    """
+    if not named:
+        raise UsageError(
+            f"output directory {config.outputDir} leads to the input directory {config.inputDir}: the input "
+            "files would be rewritten; to do that, give -O %inputDir --overwrite"
+        )
+    if not config.overwrite:
+        raise UsageError(
+            f"output directory {config.outputDir} is the input directory: the input files would be "
+            "rewritten; add --overwrite to do that (or choose another --outputDir)"
+        )
+    if config.outputFileStem:
+        raise UsageError("--outputFileStem cannot be used in place: new names would mix with the inputs")
+    config.outputDir = IN_PLACE
+
+
+def inputFile_check(config: TagSubOptions) -> None:
+    """An ``--inputFile`` that names a file must name one inside the input tree.
+
+    Raises:
+        UsageError: it lies outside (``..``, an absolute path elsewhere, a linked directory).
+    """
+    candidate: str = os.path.join(config.inputDir, config.inputFile)
+    if not config.inputFile or not os.path.isfile(candidate):
+        return
+    relative: str = os.path.relpath(os.path.abspath(candidate), os.path.abspath(config.inputDir))
+    parentReal: str = os.path.realpath(os.path.dirname(candidate))
+    escapes: bool = relative == os.pardir or relative.startswith(os.pardir + os.sep)
+    if escapes or not path_within(parentReal, os.path.realpath(config.inputDir)):
+        raise UsageError(
+            f"--inputFile {config.inputFile}: not inside the input directory {config.inputDir}; "
+            "name a file under it, relative to it"
+        )
+    config.inputFile = relative
 
 
 class TreeWalk(Pftree):
@@ -185,13 +251,16 @@ class TreeWalk(Pftree):
         inputPath, outputPath: the roots.
         excluded: ``(st_dev, st_ino)`` of the output root when it is not walked, else None.
         walkErrors: what could not be walked, one line each.
+        notWalked: what was left out of the walk on purpose, one line each.
     """
 
     def __init__(self, config: TagSubOptions) -> None:
         self.config: TagSubOptions = config
         self.inputPath, self.outputPath = roots_resolve(config)
+        inputFile_check(config)
         self.excluded: tuple[int, int] | None = None
         self.walkErrors: list[str] = []
+        self.notWalked: list[str] = []
         try:
             super().__init__(self.treeOptions_make())
         except ValueError as err:
@@ -222,11 +291,28 @@ class TreeWalk(Pftree):
         return bool(self.config.inputFile) and (Path(self.config.inputDir) / self.config.inputFile).is_file()
 
     def outputRoot_exclude(self) -> None:
-        """Leave the output root unwalked (when it is not the input root): it may lie inside the input."""
-        if self.config.inPlace:
+        """Leave the output root unwalked (when it is not the input root); say so when it is in the input."""
+        if self.config.inPlace or not self.outputPath.exists():
             return
         status: os.stat_result = self.outputPath.stat()
         self.excluded = (status.st_dev, status.st_ino)
+        if path_within(os.path.realpath(self.outputPath), os.path.realpath(self.inputPath)):
+            self.notWalked.append(f"{self.outputPath}: the output directory, inside the input directory")
+
+    def outputs_check(self, nodes: list[DirFiles]) -> None:
+        """Refuse, before anything is written, an output directory that a link leads out of the output tree.
+
+        Raises:
+            UsageError: naming the directory and where it leads.
+        """
+        rootReal: str = os.path.realpath(self.outputPath)
+        for node in nodes:
+            real: str = os.path.realpath(node.outputPath)
+            if not path_within(real, rootReal):
+                raise UsageError(
+                    f"output directory {node.outputPath} leads out of the output tree (to {real}): "
+                    "outputs could replace other files; remove the link or choose another --outputDir"
+                )
 
     def scanner_build(self, recordFiles: bool = True) -> DicomTreeScanner:
         return DicomTreeScanner(

@@ -4,8 +4,9 @@ The installed console script runs on a tree of a few hundred small files and is 
 SIGKILL (the whole process group, workers included) again and again: sometimes a random moment
 after it starts, mostly a random number of written files into the run, with and without worker
 processes. After every kill, each output with its final name must be byte for byte what an
-uninterrupted run writes (so it parses); anything else may only be a hidden temporary file. A
-plain run afterwards must exit 0 and leave exactly the uninterrupted run's tree, nothing more.
+uninterrupted run writes (so it parses); anything else may only be a file in a run's temporary
+directory at the output root. A plain run afterwards must exit 0 and leave exactly the
+uninterrupted run's tree, nothing more: the killed runs' temporary directories are gone.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -92,7 +95,8 @@ def outputs_checkWhole(outputDir: Path, expected: dict[str, bytes]) -> int:
             assert (outputDir / name).read_bytes() == expected[name], f"{name} differs after a kill"
             final += 1
         else:
-            assert Path(name).name.startswith("."), f"{name}: neither an output nor a temporary file"
+            where: str = Path(name).parts[0]
+            assert where.startswith(".pfdicom_tagSub-tmp-"), f"{name}: neither an output nor a temporary file"
     return final
 
 
@@ -143,8 +147,21 @@ def keptTree(tmp_path: Path, cli) -> tuple[Path, Path, dict[str, bytes]]:
     return tmp_path / "in", tmp_path / "out", outputs
 
 
-@pytest.mark.parametrize("owner", ["dead", "zombie", "running"])
-def test_a_rerun_removes_the_temporary_files_of_dead_processes_beside_kept_outputs_only(
+def leftover_make(outputDir: Path, pid: int, owned: bool = True) -> Path:
+    """A temporary directory as a run on this host with that pid leaves it, half an output inside."""
+    host: str = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())
+    leftover: Path = outputDir / f".pfdicom_tagSub-tmp-{host}-{pid}-0123456789abcdef"
+    leftover.mkdir()
+    (leftover / f"{pid}-0.dcm").write_bytes(b"half an output")
+    if owned:
+        (leftover / ".pfdicom_tagSub-owner").write_text(
+            f"pfdicom_tagSub: temporary files of one run; removed when the run ends\nhost {host}\npid {pid}\n"
+        )
+    return leftover
+
+
+@pytest.mark.parametrize("owner", ["dead", "zombie", "running", "unowned"])
+def test_a_rerun_removes_the_temporary_directories_of_dead_runs_only(
     keptTree: tuple[Path, Path, dict[str, bytes]], cli, owner: str
 ) -> None:
     inputDir, outputDir, outputs = keptTree
@@ -153,9 +170,8 @@ def test_a_rerun_removes_the_temporary_files_of_dead_processes_beside_kept_outpu
         if not Path("/proc/self/stat").exists():
             pytest.skip("no /proc: zombies cannot be told from running processes here")
         child = zombie_make()
-    pid: int = {"dead": 999999999, "running": os.getpid()}.get(owner) or (child.pid if child else 0)
-    leftover: Path = outputDir / "s1" / f".{pid}-0.pfdicom_tagSub-tmp"
-    leftover.write_bytes(b"half an output")
+    pid: int = {"running": os.getpid()}.get(owner) or (child.pid if child else 999999999)
+    leftover: Path = leftover_make(outputDir, pid, owned=owner != "unowned")
 
     try:
         run = cli(inputDir, outputDir, "--tagStruct", RULES, "-v", "0")
@@ -164,5 +180,6 @@ def test_a_rerun_removes_the_temporary_files_of_dead_processes_beside_kept_outpu
             child.wait()
 
     assert run.code == 0, run.err
-    assert leftover.exists() == (owner == "running")  # another run at work keeps its file
+    # another run at work keeps its files; a directory without the owner file is not a run's at all
+    assert leftover.exists() == (owner in ("running", "unowned"))
     assert {name: (outputDir / name).read_bytes() for name in outputs} == outputs

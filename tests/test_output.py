@@ -46,7 +46,7 @@ def test_the_null_stream_takes_what_a_file_would_and_keeps_nothing(tmp_path: Pat
     dataset = pydicom.dcmread(pydicomFile("CT_small.dcm"))
     null = NullStream()
     dataset_encode(dataset, null)
-    written: str = dataset_write(dataset, str(tmp_path))
+    written: str = dataset_write(dataset, str(tmp_path), str(tmp_path / "final.dcm"))
     assert null.tell() == os.path.getsize(written)
 
 

@@ -620,7 +620,7 @@ SCENARIOS: list[Scenario] = [
         "disk_fills_up_mid_run",
         bad_big,
         1,
-        "{bad}: not written: cannot write in {out}/m: File too large",
+        "{bad}: not written: cannot write {out}/m/bad.dcm: File too large",
         runner="fileSizeLimit",
     ),
     Scenario(
