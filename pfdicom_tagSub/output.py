@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import itertools
 import os
 import re
@@ -122,8 +123,9 @@ def process_isRunning(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+@functools.cache
 def host_name() -> str:
-    """This host's name as a temporary directory's name holds it (letters, digits, ``_.-``)."""
+    """This host's name as a temporary name holds it (letters, digits, ``_.-``)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())
 
 
@@ -227,7 +229,8 @@ def dataset_write(dataset: Dataset, directory: str, finalPath: str) -> str:
         OutputError: the file cannot be written (the partial temporary file is removed); it names
             the output the user will look for, ``finalPath``.
     """
-    tempPath: str = os.path.join(directory, f"{os.getpid()}-{next(_tempCounter)}.dcm")
+    # host and pid: workers of one run on several machines (--dask) share the directory
+    tempPath: str = os.path.join(directory, f"{host_name()}-{os.getpid()}-{next(_tempCounter)}.dcm")
     try:
         descriptor: int = os.open(tempPath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         with os.fdopen(descriptor, "wb") as stream:
