@@ -37,6 +37,7 @@ TRUE_WORDS: frozenset[str] = frozenset({"1", "true", "yes", "on", "y"})
 FALSE_WORDS: frozenset[str] = frozenset({"", "0", "false", "no", "off", "n", "none"})
 OPTION_ALIASES: dict[str, str] = {"inputdir": "inputDir", "outputdir": "outputDir"}
 LISTED_EXISTING_MAX: int = 100
+SHARD_FORM = re.compile(r"([0-9]+)/([0-9]+)")
 
 
 def tag_format(tag: int) -> str:
@@ -109,6 +110,13 @@ class TagSubOptions:
     syslog: bool = False
     dryRun: bool = False
     audit: str = ""
+    dask: str = ""
+    daskTimeout: int = 30
+    shard: str = ""
+
+    def __post_init__(self) -> None:
+        if self.daskTimeout <= 0:
+            raise UsageError(f"--daskTimeout {self.daskTimeout}: give a number of seconds above 0")
 
     @classmethod
     def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
@@ -125,6 +133,9 @@ class TagSubOptions:
             name: str = OPTION_ALIASES.get(key, key)
             if value is not None and (name not in normalized or key == name):
                 normalized[name] = value
+        if normalized.get("dask") and "threads" in normalized:
+            # the cluster's workers run the files: a local worker count would be silently ignored
+            raise UsageError("--dask runs the files on the cluster's workers: drop --threads")
         hints: dict[str, object] = get_type_hints(cls)
         kwargs: dict[str, object] = {}
         for item in fields(cls):
@@ -144,6 +155,41 @@ class TagSubOptions:
     def inPlace(self) -> bool:
         """The output tree is the input tree."""
         return self.outputDir == IN_PLACE
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count``: the files of a tree whose relative path hashes to ``index``.
+
+    Example:
+        >>> Shard.parse("1/3"), str(Shard.parse("02/10"))
+        (Shard(index=1, count=3), '2/10')
+    """
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """Read ``--shard I/N``.
+
+        Raises:
+            UsageError: not two whole numbers, or not 0 <= I < N.
+        """
+        match: re.Match[str] | None = SHARD_FORM.fullmatch(text.strip())
+        if match is None:
+            raise UsageError(f"--shard {text!r}: give I/N, shard I of N counted from 0 (0/4, 1/4, 2/4, 3/4)")
+        index, count = int(match[1]), int(match[2])
+        if index >= count:
+            raise UsageError(
+                f"--shard {text}: I must be less than N, from 0 to {count - 1}"
+                if count
+                else f"--shard {text}: N must be at least 1"
+            )
+        return cls(index, count)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 @dataclass(frozen=True)
@@ -339,6 +385,7 @@ class RunRecord:
 
     Lists are kept for what the user must act on (failures, non-DICOM files); files kept because
     their output exists are counted, and the first ``LISTED_EXISTING_MAX`` named.
+    ``shard`` is ``I/N`` when the run processed one shard of the tree (``--shard``), else ''.
     """
 
     filesFound: int = 0
@@ -358,6 +405,7 @@ class RunRecord:
     notWalked: list[str] = field(default_factory=list)
     ruleSkips: Counter[RuleSkip] = field(default_factory=Counter)
     regexHits: set[int] = field(default_factory=set)
+    shard: str = ""
 
     def result_add(self, result: FileResult) -> None:
         """Count one file's result."""

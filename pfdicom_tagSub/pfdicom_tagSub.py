@@ -78,10 +78,13 @@ class pfdicom_tagSub(pfdicom):
         self.job = FileJob(self.config, self.ruleset, self.stem)
 
     def start_report(self) -> None:
-        """The start line: version, roots, rules and workers."""
+        """The start line: version, roots, rules, workers and shard."""
+        config: TagSubOptions = self.config
+        workers: str = f"Dask cluster {config.dask}" if config.dask else f"{max(config.threads, 1)} workers"
+        shard: str = f", shard {self.record.shard}" if self.record.shard else ""
         self.dp.qprint(
             f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
-            f"{len(self.d_tagStruct)} rules, {max(self.config.threads, 1)} workers",
+            f"{len(self.d_tagStruct)} rules, {workers}{shard}",
             level=1,
         )
 

@@ -136,4 +136,5 @@ def tagSub_toDict(record: RunRecord, unmatched: list[str], ruleKeys: list[str]) 
             )
         ],
         "regexUnmatched": list(unmatched),
+        "shard": record.shard or None,
     }

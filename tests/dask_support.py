@@ -1,0 +1,147 @@
+"""A real Dask cluster on 127.0.0.1 for the tests: ``dask scheduler`` and ``dask worker`` processes.
+
+Each process is started by this module and stopped by its PID (``stop``), whatever the test did;
+the workers run without a nanny, so the PID of a worker is the process that runs its tasks (and
+the PID its temporary files are named with) and a worker killed stays dead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+START_TIMEOUT: float = 120
+STOP_TIMEOUT: float = 10
+LOCAL: list[str] = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
+SCHEDULER_OPTIONS: list[str] = ["scheduler", "--port", "0", *LOCAL]
+# one thread (pydicom is pure Python), no nanny (a killed worker stays dead; its PID is its tasks')
+WORKER_OPTIONS: list[str] = ["--nthreads", "1", "--no-nanny", *LOCAL]
+
+
+def dask_command() -> str:
+    """The ``dask`` command of this interpreter's environment."""
+    return str(Path(sys.executable).parent / "dask")
+
+
+@dataclass
+class DaskCluster:
+    """A scheduler and its workers, each a process of its own.
+
+    Attributes:
+        directory: where their scheduler file, logs and scratch space go.
+        scheduler: the scheduler's process; workers: the workers' processes, by name.
+        address: the scheduler's address, once it is up.
+    """
+
+    directory: Path
+    scheduler: subprocess.Popen[bytes] | None = None
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    address: str = ""
+    logs: list[IO[bytes]] = field(default_factory=list)
+
+    def process_start(self, name: str, arguments: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log: IO[bytes] = open(self.directory / f"{name}.log", "wb")  # noqa: SIM115  # closed by stop
+        self.logs.append(log)
+        return subprocess.Popen(
+            [dask_command(), *arguments], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory, env=env
+        )
+
+    def scheduler_start(self, env: dict[str, str] | None = None) -> None:
+        """Start the scheduler on a free port of 127.0.0.1; wait until it says where it is."""
+        schedulerFile: Path = self.directory / "scheduler.json"
+        self.scheduler = self.process_start(
+            "scheduler",
+            [*SCHEDULER_OPTIONS, "--scheduler-file", str(schedulerFile)],
+            {**os.environ, **(env or {})},
+        )
+        self.wait_for(lambda: schedulerFile.is_file() and schedulerFile.stat().st_size > 0, "the scheduler")
+        self.wait_for(lambda: "address" in self.schedulerFile_read(schedulerFile), "the scheduler file")
+        self.address = self.schedulerFile_read(schedulerFile)["address"]
+
+    @staticmethod
+    def schedulerFile_read(path: Path) -> dict[str, str]:
+        try:
+            return json.loads(path.read_text())
+        except ValueError:  # being written
+            return {}
+
+    def worker_start(self, name: str) -> None:
+        """Start a worker of one thread (pydicom is pure Python); wait until the scheduler has it."""
+        self.workers[name] = self.process_start(
+            name,
+            [
+                "worker",
+                self.address,
+                "--name",
+                name,
+                *WORKER_OPTIONS,
+                "--local-directory",
+                str(self.directory / name),
+            ],
+            dict(os.environ),
+        )
+        log: Path = self.directory / f"{name}.log"
+        self.wait_for(lambda: b"Registered to:" in log.read_bytes(), f"worker {name}")
+
+    def wait_for(self, ready: Callable[[], bool], what: str) -> None:
+        """Wait until ``ready()`` holds; fail, naming the logs, if a process died or time ran out."""
+        deadline: float = time.monotonic() + START_TIMEOUT
+        while not ready():
+            dead: list[str] = [
+                f"{name} (exit {process.returncode})"
+                for name, process in self.processes().items()
+                if process.poll() is not None
+            ]
+            if dead or time.monotonic() > deadline:
+                logs: str = "\n".join(
+                    f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+                    for path in sorted(self.directory.glob("*.log"))
+                )
+                raise RuntimeError(f"{what} did not start: dead {dead}\n{logs}")
+            time.sleep(0.05)
+
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        both: dict[str, subprocess.Popen[bytes]] = dict(self.workers)
+        if self.scheduler is not None:
+            both["scheduler"] = self.scheduler
+        return both
+
+    def stop(self) -> None:
+        """Stop every process started here, by its PID: the workers first (a worker whose scheduler
+        has gone may wait for it), each with SIGTERM, then SIGKILL if it is still there."""
+        for process in self.processes().values():  # workers, then the scheduler
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+        for log in self.logs:
+            log.close()
+
+
+@contextlib.contextmanager
+def cluster_running(
+    directory: Path, workers: int, schedulerEnv: dict[str, str] | None = None
+) -> Iterator[DaskCluster]:
+    """A cluster of a scheduler and ``workers`` workers, stopped when the block ends, even by an error."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cluster: DaskCluster = DaskCluster(directory)
+    try:
+        cluster.scheduler_start(schedulerEnv)
+        for number in range(workers):
+            cluster.worker_start(f"worker{number}")
+        yield cluster
+    finally:
+        cluster.stop()
