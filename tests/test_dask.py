@@ -20,6 +20,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ RULES: Path = Path(__file__).resolve().parent.parent / "examples" / "anonymize.j
 RUN_TIMEOUT: float = 300
 FILES: int = 300
 KILL_POLL_SECONDS: float = 0.001
+BATCH_GIVEN_UP: str = "not processed: the Dask workers running its batch died (KilledWorker)"
 
 
 class DaskTestsSkipped(UserWarning):
@@ -163,41 +165,89 @@ def inodes_of(paths: list[str]) -> set[int]:
     return found
 
 
+@dataclass
+class KilledRun:
+    """A run during which a worker was killed with SIGKILL while it held a batch.
+
+    Attributes:
+        run: how the run ended.
+        worker: the name of the worker killed.
+        orphans: the inodes of the files it had written of that batch, when it died.
+        completion: seconds from the kill to the end of the run.
+    """
+
+    run: CliRun
+    worker: str
+    orphans: set[int]
+    completion: float
+
+
+def run_killingWorker(cluster: DaskCluster, where: Path, tree: Path) -> KilledRun:
+    """Run the tool on the cluster and kill the first worker seen writing a file of the run (so in
+    the middle of a batch, whose results the client cannot have had yet)."""
+    pids: dict[int, str] = {process.pid: name for name, process in cluster.workers.items()}
+    tool = subprocess.Popen(
+        tool_command(where, tree, "dask", "--dask", cluster.address),
+        cwd=where,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen: tuple[int, list[str]] | None = None
+        while seen is None and tool.poll() is None:
+            seen = worker_writing(where / "dask", pids)
+            time.sleep(KILL_POLL_SECONDS)
+        assert seen is not None, "no worker wrote a file before the run ended"
+        killedPid, files = seen
+        os.kill(killedPid, signal.SIGKILL)
+        killedAt: float = time.monotonic()
+        cluster.workers[pids[killedPid]].wait()
+        orphans: set[int] = inodes_of(files)
+        out, err = tool.communicate(timeout=RUN_TIMEOUT)
+        completion: float = time.monotonic() - killedAt
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+            tool.wait()
+    return KilledRun(CliRun(tool.returncode, out, err), pids[killedPid], orphans, completion)
+
+
 def test_a_worker_killed_while_it_holds_a_batch_leaves_the_outputs_whole_and_no_temporary_file(
     tree: Path, localRun: tuple[Path, CliRun], tmp_path: Path
 ) -> None:
     dask_required()
     with cluster_running(tmp_path / "cluster", workers=2) as cluster:
-        pids: dict[int, str] = {process.pid: name for name, process in cluster.workers.items()}
-        tool = subprocess.Popen(
-            tool_command(tmp_path, tree, "dask", "--dask", cluster.address),
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            seen: tuple[int, list[str]] | None = None
-            while seen is None and tool.poll() is None:
-                seen = worker_writing(tmp_path / "dask", pids)
-                time.sleep(KILL_POLL_SECONDS)
-            assert seen is not None, "no worker wrote a file before the run ended"
-            killedPid, files = seen
-            os.kill(killedPid, signal.SIGKILL)
-            killedAt: float = time.monotonic()
-            cluster.workers[pids[killedPid]].wait()
-            orphans: set[int] = inodes_of(files)  # the dead worker's files of the batch it held
-            out, err = tool.communicate(timeout=RUN_TIMEOUT)
-            completion: float = time.monotonic() - killedAt
-        finally:
-            if tool.poll() is None:
-                tool.kill()
-                tool.wait()
-    print(f"\nkilled worker {pids[killedPid]} holding a batch; the run completed {completion:.2f} s later")
-    runs_compare(*localRun, tmp_path, CliRun(tool.returncode, out, err))
-    assert orphans, "the killed worker had no file written in the batch it held"
+        killed: KilledRun = run_killingWorker(cluster, tmp_path, tree)
+    print(f"\nkilled {killed.worker} holding a batch; the run completed {killed.completion:.2f} s later")
+    runs_compare(*localRun, tmp_path, killed.run)
+    assert killed.orphans, "the killed worker had no file written in the batch it held"
     outputs: set[int] = {path.stat().st_ino for path in (tmp_path / "dask").rglob("*.dcm")}
-    assert not orphans & outputs, "a file of the dead worker's batch became an output"
+    assert not killed.orphans & outputs, "a file of the dead worker's batch became an output"
+
+
+def test_a_batch_the_cluster_gives_up_on_fails_its_files_and_only_them(
+    tree: Path, localRun: tuple[Path, CliRun], tmp_path: Path
+) -> None:
+    dask_required()
+    # a scheduler that gives a task up the first time a worker dies running it (by default, the fourth)
+    giveUp: dict[str, str] = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    with cluster_running(tmp_path / "cluster", workers=2, schedulerEnv=giveUp) as cluster:
+        killed: KilledRun = run_killingWorker(cluster, tmp_path, tree)
+    assert killed.run.code == 1
+    record: dict = killed.run.json()["d_tagSub"]  # type: ignore[type-arg]
+    given: set[str] = {
+        os.path.relpath(entry["file"], os.path.relpath(tree, tmp_path))
+        for entry in record["failed"]
+        if entry["reason"] == BATCH_GIVEN_UP
+    }
+    assert len(given) >= 50, "not one whole batch was given up"  # the batch it ran, and any queued on it
+    local: dict[str, bytes] = tree_snapshot(localRun[0] / "local")
+    written: dict[str, bytes] = tree_snapshot(tmp_path / "dask")
+    assert written == {relative: data for relative, data in local.items() if relative in written}
+    assert set(local) - set(written) == given & set(local)
+    assert record["filesSaved"] == len(written) == FILES - len(given & set(local))
+    assert [name for name in os.listdir(tmp_path / "dask") if name.startswith(TEMP_PREFIX)] == []
 
 
 def free_port() -> int:
