@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -18,7 +19,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pydicom
 import pytest
@@ -26,6 +27,7 @@ import pytest
 from pfdicom_tagSub import __version__
 from tests.conftest import EXAMPLES, README_RULES, REPO, dcm, tree_snapshot
 from tests.expected import md5_expected, name_expected
+from tests.safety_support import dataset_save, image_dataset
 
 BUILD_TIMEOUT: float = 900
 RUN_TIMEOUT: float = 300
@@ -239,3 +241,83 @@ def test_the_input_mount_stays_read_only_even_for_an_output_inside_it(
     assert "/incoming/anon" in done.stderr and "Read-only file system" in done.stderr
     assert tree_snapshot(mounts.incoming) == before
     assert not (mounts.incoming / "anon").exists()
+
+
+@pytest.fixture
+def shardTree(tmp_path: Path) -> Path:
+    """30 DICOM files of three patients and the README rules, in ``data/in`` and ``data/rules.json``."""
+    data: Path = tmp_path / "data"
+    for number in range(30):
+        dataset = image_dataset(number, patientID=f"MRN{number % 3:04d}", patientName=f"DOE^P{number % 3}")
+        dataset_save(
+            dataset, data / "in" / f"PAT{number % 3}" / f"series{number % 2}" / f"IM{number:04d}.dcm"
+        )
+    (data / "rules.json").write_text(json.dumps(README_RULES))
+    return data
+
+
+def test_the_slurm_array_example_gives_the_output_of_one_run_one_shard_per_task(
+    engine: Engine, image: str, shardTree: Path, tmp_path: Path, cli
+) -> None:
+    single = cli(shardTree / "in", tmp_path / "single", "-F", shardTree / "rules.json", "-v", "0")
+    assert single.code == 0, single.err
+    # the array as sbatch --array=1-3 makes it, each task started with the variables Slurm sets
+    tasks = [
+        subprocess.Popen(
+            ["bash", str(EXAMPLES / "slurm-shards.sh"), "data/in", "data/anon", "data/rules.json"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={
+                **os.environ,
+                "SLURM_ARRAY_TASK_ID": str(task),
+                "SLURM_ARRAY_TASK_MIN": "1",
+                "SLURM_ARRAY_TASK_COUNT": "3",
+                "ENGINE": engine.command,
+                "IMAGE": image,
+                "ENGINE_OPTIONS": " ".join(engine.callerUser()),
+            },
+        )
+        for task in (1, 2, 3)
+    ]
+    records: list[dict[str, Any]] = []
+    for task in tasks:
+        out, err = task.communicate(timeout=RUN_TIMEOUT)
+        assert task.returncode == 0, err
+        records.append(json.loads(out))
+    assert [record["d_tagSub"]["shard"] for record in records] == ["0/3", "1/3", "2/3"]
+    assert sum(record["d_tagSub"]["filesSaved"] for record in records) == 30
+    assert tree_snapshot(shardTree / "anon") == tree_snapshot(tmp_path / "single")
+
+
+def kubelet_expand(argument: str, env: dict[str, str]) -> str:
+    """What the kubelet does to a container's argument: ``$(NAME)`` becomes the variable NAME."""
+    return re.sub(r"\$\((\w+)\)", lambda match: env[match[1]], argument)
+
+
+def test_the_kubernetes_example_runs_the_image_for_each_index_into_the_output_of_one_run(
+    engine: Engine, image: str, shardTree: Path, tmp_path: Path, cli
+) -> None:
+    yaml = pytest.importorskip("yaml")  # installed with the dask extra
+    job: dict[str, Any] = yaml.safe_load((EXAMPLES / "kubernetes-indexed-job.yaml").read_text())
+    spec: dict[str, Any] = job["spec"]
+    pod: dict[str, Any] = spec["template"]["spec"]
+    container: dict[str, Any] = pod["containers"][0]
+    env: dict[str, str] = {item["name"]: item.get("value", "") for item in container["env"]}
+    assert spec["completionMode"] == "Indexed" and int(env["SHARDS"]) == spec["completions"]
+    assert container["volumeMounts"][0]["mountPath"] == "/data"
+    single = cli(shardTree / "in", tmp_path / "single", "-F", shardTree / "rules.json", "-v", "0")
+    assert single.code == 0, single.err
+    shardTree.chmod(0o777)  # the pods run as the image's user (runAsUser below), as on the cluster
+    user: str = f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}"
+    for index in range(spec["completions"]):
+        args: list[str] = [
+            kubelet_expand(arg, {**env, "SHARD_INDEX": str(index)}) for arg in container["args"]
+        ]
+        done = engine.run(
+            "run", "--rm", "--user", user, "-v", f"{shardTree}:/data", image, *container["command"], *args
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["d_tagSub"]["shard"] == f"{index}/{spec['completions']}"
+    assert tree_snapshot(shardTree / "out") == tree_snapshot(tmp_path / "single")
