@@ -18,7 +18,8 @@ SYNOPSIS
         [-d|--dirFilter <tokens>] [--dirFilterLogic AND|OR]
         [--maxDepth <n>] [--followLinks] [--relativeDir]
         [-o|--outputFileStem <template>] [--outputLeafDir <format with %s>]
-        [--removePrivateTags] [--topLevelOnly] [--overwrite] [--threads <n>]
+        [--removePrivateTags] [--topLevelOnly] [--overwrite]
+        [--threads <n> | --dask <tcp://host:port> [--daskTimeout <seconds>]] [--shard <i>/<n>]
         [--dryRun] [--audit <file.sqlite>]
         [--json] [--printElapsedTime] [-v|--verbosity <0..5>] [--syslog]
         [-x|--man] [-y|--synopsis] [--version] [-h|--help]
@@ -92,6 +93,18 @@ PREVIEW AND AUDIT
     action, old value, new value, rule) in an SQLite database, mode 0600; runs append.
     Its views uid_mapping and patid_mapping pair each original UID and PatientID with
     its replacement:  sqlite3 -csv -header FILE 'select * from uid_mapping'
+
+SCALE
+
+    --threads N runs N worker processes on this machine. --dask tcp://HOST:8786 runs the
+    files, in batches, on the workers of that Dask distributed cluster (pip install
+    'pfdicom_tagSub[dask]'; the workers need this same version and the same paths, on a
+    shared file system); outputs, record and audit are those of a local run. A worker that
+    dies has its batch rerun elsewhere. No scheduler or no worker within --daskTimeout
+    seconds (default 30): exit 1. --shard I/N processes only the files whose path relative
+    to <inputDir> hashes to shard I of N (SHA-256, the same on every machine): N runs, e.g.
+    the tasks of a Slurm job array (I = $SLURM_ARRAY_TASK_ID) or the pods of a Kubernetes
+    Indexed Job (I = $JOB_COMPLETION_INDEX), process every file once, into one output tree.
 
 EXIT STATUS
 
