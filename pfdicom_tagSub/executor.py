@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import os
 import secrets
 import threading
@@ -36,7 +37,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from pfdicom_tagSub import __pkg_name__, __version__
-from pfdicom_tagSub.errors import RunError, UsageError
+from pfdicom_tagSub.errors import RunError, TagSubError, UsageError, line_first
 from pfdicom_tagSub.models import FileResult, FileTask
 
 CHUNK_MAX: int = 16
@@ -273,21 +274,27 @@ class DaskExecutor:
         self.batch: int = BATCH_MIN
         self.inFlight: int = 2
         self.token: str = secrets.token_hex(4)
+        self.logLevels: dict[str, int] = {}
 
     def __enter__(self) -> DaskExecutor:
         from distributed import Client
 
         scheduler_probe(self.address, self.timeout)
-        self.client = Client(self.address, timeout=self.timeout, set_as_default=False)
+        self.logLevels = daskLog_silence()
         try:
+            self.client = Client(self.address, timeout=self.timeout, set_as_default=False)
             threads: int = workers_wait(self.client, self.address, self.timeout)
             self.batch = batch_size(self.files, threads)
             self.inFlight = max(2, BATCHES_IN_FLIGHT_PER_THREAD * threads)
             job: Job = copy.copy(self.job)
             job.tempDir = os.path.abspath(job.tempDir) if job.tempDir else ""
             self.jobFuture = self.client.scatter(job, broadcast=True, hash=False)
-        except BaseException:
-            self.client.close()
+        except BaseException as err:
+            if self.client is not None:
+                self.client.close()
+            daskLog_restore(self.logLevels)
+            if isinstance(err, Exception) and not isinstance(err, TagSubError):
+                raise self.lost(err) from None
             raise
         return self
 
@@ -295,6 +302,7 @@ class DaskExecutor:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.client.close()
+        daskLog_restore(self.logLevels)
 
     def results(self, tasks: Iterable[FileTask]) -> Iterator[FileResult]:
         pending: deque[tuple[list[FileTask], Any]] = deque()
@@ -304,6 +312,18 @@ class DaskExecutor:
                 yield from self.batch_gather(*pending.popleft())
         while pending:
             yield from self.batch_gather(*pending.popleft())
+
+    def lost(self, error: Exception) -> RunError:
+        """The run's end when the cluster fails it: the scheduler lost, or a task failing in Dask itself."""
+        from concurrent.futures import CancelledError
+
+        why: str = f"{type(error).__name__}: {line_first(error)}"
+        if isinstance(error, OSError | CancelledError):  # Dask's closed connections and cancelled futures
+            why = "the connection to the scheduler was lost"
+        return RunError(
+            f"--dask {self.address}: the cluster stopped running the files ({why}); the outputs "
+            "written are whole and kept: run again to finish"
+        )
 
     def batch_submit(self, index: int, batch: list[FileTask]) -> Any:
         """Send one batch to the cluster; its future."""
@@ -328,12 +348,30 @@ class DaskExecutor:
         except KilledWorker as err:
             return batch_failed(batch, err)
         except Exception as err:
-            raise RunError(f"--dask {self.address}: the cluster stopped running files: {err}") from None
+            raise self.lost(err) from None
         finally:
             future.release()
         return [
             result_localize(*trio) for trio in zip(results, batch, map(task_absolute, batch), strict=True)
         ]
+
+
+def daskLog_silence() -> dict[str, int]:
+    """Quiet Dask's loggers in this process (the run says what went wrong, in one line; Dask's log
+    would add tracebacks to it); their levels before, to restore."""
+    names: list[str] = [
+        name for name in logging.root.manager.loggerDict if name.split(".")[0] == "distributed"
+    ]
+    levels: dict[str, int] = {name: logging.getLogger(name).level for name in ["distributed", *names]}
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    return levels
+
+
+def daskLog_restore(levels: dict[str, int]) -> None:
+    """Give Dask's loggers back the levels ``daskLog_silence`` found."""
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def scheduler_probe(address: str, timeout: float) -> None:

@@ -39,6 +39,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -55,6 +56,8 @@ TEMP_NAME = re.compile(r"\.pfdicom_tagSub-tmp-(?P<host>[A-Za-z0-9_.-]*)-(?P<pid>
 TEMP_OWNER: str = ".pfdicom_tagSub-owner"
 TEMP_OWNER_HEADER: str = "pfdicom_tagSub: temporary files of one run; removed when the run ends"
 NAME_BYTES_MAX: int = 255
+TEMP_REMOVE_ATTEMPTS: int = 20
+TEMP_REMOVE_PAUSE: float = 0.05
 UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 LINK_UNSUPPORTED: frozenset[int] = frozenset(
     {errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
@@ -187,8 +190,14 @@ class TempDir:
         return cls(path)
 
     def remove(self) -> None:
-        """Remove the directory and whatever is left in it (a dead worker's half-written file)."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Remove the directory and whatever is left in it (a dead worker's half-written file); again
+        while it is still there: a worker of another machine (``--dask``) still running an abandoned
+        batch may add a file to it while it is removed, though not once it is gone."""
+        for _attempt in range(TEMP_REMOVE_ATTEMPTS):
+            shutil.rmtree(self.path, ignore_errors=True)
+            if not os.path.lexists(self.path):
+                return
+            time.sleep(TEMP_REMOVE_PAUSE)
 
 
 @dataclass

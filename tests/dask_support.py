@@ -116,12 +116,14 @@ class DaskCluster:
         return both
 
     def stop(self) -> None:
-        """Stop every process started here, by its PID: the workers first (a worker whose scheduler
-        has gone may wait for it), each with SIGTERM, then SIGKILL if it is still there."""
+        """Stop every process started here, by its PID: the workers first, each with SIGTERM (SIGKILL
+        once the scheduler is gone), then SIGKILL if it is still there."""
+        # a worker whose scheduler is gone would wait for it: no use asking it to stop
+        orphaned: bool = self.scheduler is not None and self.scheduler.poll() is not None
         for process in self.processes().values():  # workers, then the scheduler
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)
+                    os.kill(process.pid, signal.SIGKILL if orphaned else signal.SIGTERM)
             try:
                 process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:

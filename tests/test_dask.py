@@ -354,3 +354,46 @@ def test_a_dry_run_on_the_cluster_plans_what_a_local_dry_run_plans_and_writes_no
     assert len(dask["d_tagSub"]["plan"]) == FILES and dask["d_tagSub"]["filesPlanned"] == FILES
     assert dask["d_pfdicom"]["dask"] == cluster.address
     assert runs[1].stdout.replace(cluster.address, "") and not (tmp_path / "out").exists()
+
+
+def outputs_placed(root: Path) -> bool:
+    """Whether an output has its final name under ``root`` (not only a temporary one)."""
+    for _directory, dirs, names in os.walk(root):
+        dirs[:] = [name for name in dirs if not name.startswith(TEMP_PREFIX)]
+        if any(name.endswith(".dcm") for name in names):
+            return True
+    return False
+
+
+def test_a_scheduler_lost_in_the_middle_of_a_run_is_exit_1_with_every_output_whole(
+    tree: Path, localRun: tuple[Path, CliRun], tmp_path: Path
+) -> None:
+    dask_required()
+    with cluster_running(tmp_path / "cluster", workers=2) as cluster:
+        tool = subprocess.Popen(
+            tool_command(tmp_path, tree, "dask", "--dask", cluster.address),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            while tool.poll() is None and not outputs_placed(tmp_path / "dask"):
+                time.sleep(KILL_POLL_SECONDS)
+            assert cluster.scheduler is not None
+            os.kill(cluster.scheduler.pid, signal.SIGKILL)
+            _out, err = tool.communicate(timeout=RUN_TIMEOUT)
+        finally:
+            if tool.poll() is None:
+                tool.kill()
+                tool.wait()
+    assert tool.returncode == 1, err
+    assert err.splitlines()[-1] == (
+        f"pfdicom_tagSub: error: --dask {cluster.address}: the cluster stopped running the files (the "
+        "connection to the scheduler was lost); the outputs written are whole and kept: run again to finish"
+    )
+    assert "Traceback" not in err
+    written: dict[str, bytes] = tree_snapshot(tmp_path / "dask")
+    local: dict[str, bytes] = tree_snapshot(localRun[0] / "local")
+    assert written and written == {relative: local[relative] for relative in written}
+    assert [name for name in os.listdir(tmp_path / "dask") if name.startswith(TEMP_PREFIX)] == []
