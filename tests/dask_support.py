@@ -8,16 +8,20 @@ the PID its temporary files are named with) and a worker killed stays dead.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+import pytest
 
 START_TIMEOUT: float = 120
 STOP_TIMEOUT: float = 10
@@ -25,6 +29,18 @@ LOCAL: list[str] = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
 SCHEDULER_OPTIONS: list[str] = ["scheduler", "--port", "0", *LOCAL]
 # one thread (pydicom is pure Python), no nanny (a killed worker stays dead; its PID is its tasks')
 WORKER_OPTIONS: list[str] = ["--nthreads", "1", "--no-nanny", *LOCAL]
+
+
+class DaskTestsSkipped(UserWarning):
+    """The Dask cluster tests did not run: shown in pytest's warnings summary."""
+
+
+def dask_required() -> None:
+    """Skip, loudly, where the ``dask`` extra is not installed."""
+    if importlib.util.find_spec("distributed") is None:
+        message: str = "Dask cluster tests SKIPPED: distributed is not installed (pip install '.[test,dask]')"
+        warnings.warn(message, DaskTestsSkipped, stacklevel=2)
+        pytest.skip(message)
 
 
 def dask_command() -> str:

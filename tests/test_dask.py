@@ -9,7 +9,6 @@ everywhere they can.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -18,7 +17,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ import pytest
 
 from pfdicom_tagSub.output import TEMP_NAME, TEMP_PREFIX
 from tests.conftest import CliRun, console_script, tree_snapshot
-from tests.dask_support import DaskCluster, cluster_running
+from tests.dask_support import DaskCluster, cluster_running, dask_required
 from tests.safety_support import dataset_save, image_dataset
 
 RULES: Path = Path(__file__).resolve().parent.parent / "examples" / "anonymize.json"
@@ -35,18 +33,6 @@ RUN_TIMEOUT: float = 300
 FILES: int = 300
 KILL_POLL_SECONDS: float = 0.001
 BATCH_GIVEN_UP: str = "not processed: the Dask workers running its batch died (KilledWorker)"
-
-
-class DaskTestsSkipped(UserWarning):
-    """The Dask cluster tests did not run: shown in pytest's warnings summary."""
-
-
-def dask_required() -> None:
-    """Skip, loudly, where the ``dask`` extra is not installed."""
-    if importlib.util.find_spec("distributed") is None:
-        message: str = "Dask cluster tests SKIPPED: distributed is not installed (pip install '.[test,dask]')"
-        warnings.warn(message, DaskTestsSkipped, stacklevel=2)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
