@@ -26,6 +26,7 @@ Typical usage (from the repository root, in a venv where the tool is installed):
     python benchmarks/benchmark.py --original /path/to/venv-with-pfdicom_tagSub-3.1.1
     python benchmarks/benchmark.py --baseline /path/to/venv-with-an-earlier-version  # side by side
     python benchmarks/benchmark.py --dask                # also a local Dask cluster of 2 workers
+    python benchmarks/benchmark.py --dask-only --repeat 5   # only that comparison (a minute or two)
 
 Dependencies:
     - pydicom (its bundled test files), the installed ``pfdicom_tagSub`` console script, ``cp``
@@ -771,6 +772,12 @@ def options_parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--dask", action="store_true", help="also the tree on a local Dask cluster of 2 workers vs the pool"
     )
     parser.add_argument(
+        "--dask-only",
+        dest="daskOnly",
+        action="store_true",
+        help="only the Dask comparison (the tree and one file)",
+    )
+    parser.add_argument(
         "--scale-files", dest="scaleFiles", type=int, default=10_000, help="the smaller scale tree; x10"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per measure, the best kept")
@@ -815,12 +822,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             build: Callable[[], None] = functools.partial(scale_build, work / name, count, small)
             steps.append((name, work / name, build, "one"))
     suites: dict[str, Suite] = {}
+    if options.daskOnly:
+        tree_build(work / "tree", options.files)
+        one_build(work / "one", work / "tree")
+        steps = []
     for name, inputDir, build, kind in steps:
         build()
         suites[name] = suite_run(name, inputDir, work, rules, options, kind)
         suite_print(suites[name])
-    targets_print(suites, version_time(options.script))
-    if options.dask:
+    if steps:
+        targets_print(suites, version_time(options.script))
+    if options.dask or options.daskOnly:
         dask_run(suites, work, rules, options)
     load_print()
     return 0
