@@ -111,6 +111,6 @@ def test_name_is_seeded_by_the_seed_element_else_by_the_value_itself(
     assert name_apply(value, Call("PatientID", seed)) == expected
 
 
-def test_registry_names_the_four_functions_of_the_language() -> None:
-    assert sorted(FUNCTIONS) == ["md5", "name", "nospc", "strmsk"]
+def test_registry_names_the_seven_functions_of_the_language() -> None:
+    assert sorted(FUNCTIONS) == ["dateshift", "hash", "md5", "name", "nospc", "strmsk", "uid"]
     assert FUNCTIONS["strmsk"].argumentRequired

@@ -80,7 +80,7 @@ def test_two_rule_sources_at_once_are_a_usage_error() -> None:
         ({"PatientsName": "x"}, "PatientsName: not a DICOM keyword; did you mean PatientName?"),
         ({"re:(": "x"}, "'re:(': invalid regular expression: missing ), unterminated subpattern"),
         ({"re:": "x"}, "empty regular expression"),
-        ({"PatientID": "%_hash|4_PatientID"}, "unknown function 'hash'"),
+        ({"PatientID": "%_hush|4_PatientID"}, "unknown function 'hush'"),
         ({"PatientID": "%PatientIdentifier"}, "%PatientIdentifier is not a DICOM keyword"),
         (
             {"OtherPatientIDsSequence": "x"},
