@@ -134,13 +134,15 @@ def reference_parse(text: str, start: int) -> tuple[ReferencePiece | None, int]:
     position: int = start
     if text.startswith("_", position):
         call: re.Match[str] | None = FUNCTION_CALL.match(text, position)
+        name: re.Match[str] | None = WORD.match(text, position + 1)
+        function = call.group(1) if call is not None else (name.group() if name is not None else "")
+        if function in ACTION_NAMES:
+            raise RuleError(f'{text!r}: %_{function} is an action, the whole value by itself: "%_{function}"')
         if call is None:
             raise RuleError(
                 f"{text!r}: malformed function call at {text[start - 1 :]!r}; expected %_fn|arg_Keyword"
             )
-        function, argument = call.group(1), call.group(2) or ""
-        if function in ACTION_NAMES:
-            raise RuleError(f'{text!r}: %_{function} is an action, the whole value by itself: "%_{function}"')
+        argument = call.group(2) or ""
         if function not in FUNCTIONS:
             known: str = ", ".join(FUNCTIONS)
             raise RuleError(f"{text!r}: unknown function {function!r}; known functions: {known}")
