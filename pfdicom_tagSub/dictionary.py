@@ -10,6 +10,7 @@ Key components:
     - vr_isText: whether a VR has a text form a template can read or write
     - tag_isSequence: whether the dictionary says SQ
     - keywords_withVR: every keyword of one VR
+    - private_creatorTag: the creator element that reserves a private element's block
     - uid_isStandard: whether a UID is one the standard defines (SOP class, transfer syntax, ...)
 
 Typical usage:
@@ -134,6 +135,19 @@ def keywords_withVR(vr: str) -> tuple[str, ...]:
         (True, False)
     """
     return tuple(keyword for keyword, tag in keyword_dict.items() if vr in tag_vr(tag).split(" or "))
+
+
+def private_creatorTag(tag: int) -> int | None:
+    """The tag of the private creator element that reserves a private element's block, or None.
+
+    Example:
+        >>> hex(private_creatorTag(0x00091001)), private_creatorTag(0x00090010)
+        ('0x90010', None)
+    """
+    block: int = (tag & 0xFF00) >> 8
+    if (tag >> 16) % 2 == 0 or block < 0x10:
+        return None
+    return (tag & 0xFFFF0000) | block
 
 
 def uid_isStandard(uid: str) -> bool:

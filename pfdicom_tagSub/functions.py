@@ -27,7 +27,7 @@ Typical usage:
 
 Dependencies:
     - Faker, imported on the first ``name`` call only (it is slow to import)
-    - pfdicom_tagSub.keys (the key), dictionary (the standard UIDs)
+    - pfdicom_tagSub.keys (the key), dictionary (the standard UIDs), values (VMs)
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from typing import Any, Literal
 
 from pfdicom_tagSub.dictionary import uid_isStandard
 from pfdicom_tagSub.keys import Key
+from pfdicom_tagSub.values import vm_allows, vm_minimum
 
 ArgumentKind = Literal["count", "mask", "joiner", "seed", "root", "shift"]
 SeedScope = Literal["chain", "root"]
@@ -353,18 +354,18 @@ def dateshift_apply(value: str, call: Call) -> str:
     return "\\".join(date_move(part, days, call.vr) for part in value.split("\\"))
 
 
-def dummy_make(vr: str, vmMin: int, old: str | None, context: Context) -> str:
+def dummy_make(vr: str, vm: str, old: str | None, context: Context) -> str:
     r"""The ``%_dummy`` value of an element: the same for every file, valid for its VR.
 
     Text VRs get ``ANONYMIZED`` cut to the VR's length; dates, times, ages and numbers a fixed
     value; a UI is remapped as ``%_uid`` does (so that references stay whole). As many values as
-    the element had, and at least as many as its VM requires.
+    the element had, and as many as its dictionary VM (``vm``, '' when unknown) asks at least.
 
     Raises:
         ValueError: the VR has no dummy (a sequence, binary data, an attribute tag).
 
     Example:
-        >>> dummy_make("CS", 1, "ORIGINAL\\PRIMARY", Context()), dummy_make("DS", 3, "", Context())
+        >>> dummy_make("CS", "1-n", "ORIGINAL\\PRIMARY", Context()), dummy_make("DS", "3", "", Context())
         ('ANONYMIZED\\ANONYMIZED', '0\\0\\0')
     """
     if vr == "UI":
@@ -374,7 +375,9 @@ def dummy_make(vr: str, vmMin: int, old: str | None, context: Context) -> str:
         single = DUMMY_TEXT[: DUMMY_TEXT_VRS[vr]]
     if single is None:
         raise ValueError(f"there is no dummy value for {vr}")
-    count: int = 1 if vr in SINGLE_VALUE_VRS else max(len(old.split("\\")) if old else 0, vmMin, 1)
+    count: int = max(len(old.split("\\")) if old else 0, vm_minimum(vm))
+    if vr in SINGLE_VALUE_VRS or not vm_allows(vm, count):
+        count = vm_minimum(vm) if vr not in SINGLE_VALUE_VRS else 1
     return "\\".join([single] * count)
 
 

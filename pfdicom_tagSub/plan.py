@@ -32,11 +32,18 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
-from pfdicom_tagSub.dictionary import keyword_of, keyword_vr, tag_isSequence, tag_of, tag_vm
+from pfdicom_tagSub.dictionary import (
+    keyword_of,
+    keyword_vr,
+    private_creatorTag,
+    tag_isSequence,
+    tag_of,
+    tag_vm,
+)
 from pfdicom_tagSub.errors import DicomReadError, ValueInvalidError
 from pfdicom_tagSub.functions import Context, dummy_make
 from pfdicom_tagSub.models import META_PATH, Change, Rule, RuleSkip, Steps, tag_format
-from pfdicom_tagSub.rules import RuleSet, private_creatorTag
+from pfdicom_tagSub.rules import RuleSet
 from pfdicom_tagSub.template import Absent, Scope, template_evaluate
 from pfdicom_tagSub.values import (
     dataset_encodings,
@@ -44,7 +51,6 @@ from pfdicom_tagSub.values import (
     element_textOrNone,
     text_check,
     value_fromText,
-    vm_minimum,
 )
 
 UNDEFINED_LENGTH: int = 0xFFFFFFFF
@@ -204,18 +210,11 @@ class Planner:
         """Whether nested sequences are entered: for the rules, or to remove private elements."""
         return not self.topLevelOnly or self.removePrivate
 
-    def rule_for(self, tag: BaseTag, keyword: str, creators: dict[int, str]) -> Rule | None:
-        """The rule that acts on an element, the regexes that match it counted."""
-        creatorTag: int | None = private_creatorTag(tag) if creators else None
-        creator: str | None = creators.get(creatorTag) if creatorTag is not None else None
-        rule, hits = self.ruleset.rule_for(keyword, int(tag), creator)
-        self.regexHits.update(hits)
-        return rule
-
     def dataset_visit(self, dataset: Dataset, chain: list[Dataset], where: str, steps: Steps) -> None:
         """Plan every element of one data set, descending into its sequences' items."""
         applyRules: bool = not (self.topLevelOnly and where)
         creators: dict[int, str] = creators_read(dataset) if self.ruleset.hasPrivate and applyRules else {}
+        unnamed: bool = self.ruleset.namesUnnamed
         for tag in list(dataset.keys()):  # iterating a Dataset would decode every element
             if self.removePrivate and tag.is_private:
                 self.element_remove(dataset, tag, where, steps, REMOVE_PRIVATE)
@@ -225,7 +224,11 @@ class Planner:
                     f"truncated: {where}{keyword_of(tag) or tag} is shorter than its header says"
                 )
             keyword: str = keyword_of(tag)
-            rule: Rule | None = self.rule_for(tag, keyword, creators) if applyRules else None
+            rule: Rule | None = None
+            if applyRules and (keyword or unnamed):
+                creator: str | None = creators.get(private_creatorTag(tag) or 0) if creators else None
+                rule, hits = self.ruleset.rule_for(keyword, tag, creator)
+                self.regexHits.update(hits)
             if rule is not None and rule.action == "remove":
                 self.element_remove(dataset, tag, where, steps, rule.key)  # a sequence goes whole
                 continue
@@ -267,9 +270,7 @@ class Planner:
         old: str | None = element_textOrNone(element)
         try:
             if rule.action == "dummy":
-                text: str | Absent = dummy_make(
-                    vr, vm_minimum(tag_vm(tag) if keyword else ""), old, self.context
-                )
+                text: str | Absent = dummy_make(vr, tag_vm(tag) if keyword else "", old, self.context)
             else:
                 scope: Scope = scope_make(chain, self.context, (name, vr))
                 text = template_evaluate(rule.template, name, lookup_make(chain, (name, tag)), scope)

@@ -229,16 +229,16 @@ def key_parse(key: str) -> tuple[RuleKind, int | None, PrivateKey | None]:
     tagged: re.Match[str] | None = TAG_KEY.fullmatch(key.strip())
     if private is None and tagged is None and key.strip().startswith("("):
         raise RuleError(f'{key}: not a tag key: write (gggg,eeee) or (gggg,"CREATOR",ee), in hex')
-    if private is None and tagged is None:
+    numbered: re.Match[str] | None = private or tagged
+    if numbered is None:
         return "keyword", keyword_check(key), None
-    group: int = int((private or tagged).group(1), 16)  # type: ignore[union-attr]  # one of them matched
+    group: int = int(numbered.group(1), 16)
     if group == FILE_META_GROUP:
         raise RuleError(f"{key}: {FILE_META_REASON}")
     if group == ITEM_GROUP:
         raise RuleError(f"{key}: group FFFE holds item delimiters, not elements")
-    if tagged is not None:
-        return "tag", int(tagged.group(1) + tagged.group(2), 16), None
-    assert private is not None
+    if private is None:
+        return "tag", int(numbered.group(1) + numbered.group(2), 16), None
     creator: str = private.group(2).strip()
     if group % 2 == 0 or group in NOT_PRIVATE_GROUPS:
         raise RuleError(f"{key}: group {group:04X} holds no private elements (odd groups above 0008 do)")
@@ -315,19 +315,6 @@ def rule_compile(key: str, value: str, index: int) -> Rule:
     return rule
 
 
-def private_creatorTag(tag: int) -> int | None:
-    """The tag of the private creator element that reserves a private element's block, or None.
-
-    Example:
-        >>> hex(private_creatorTag(0x00091001)), private_creatorTag(0x00090010)
-        ('0x90010', None)
-    """
-    block: int = (tag & 0xFF00) >> 8
-    if (tag >> 16) % 2 == 0 or block < 0x10:
-        return None
-    return (tag & 0xFFFF0000) | block
-
-
 def rule_mayDummyUID(rule: Rule) -> bool:
     """Whether a ``%_dummy`` rule may hit a UI element, whose dummy is a keyed UID."""
     if rule.action != "dummy":
@@ -357,15 +344,19 @@ class RuleSet:
         byTag: tag to its explicit rule (keyword and tag keys).
         byPrivate: private element (group, creator, element byte) to its rule.
         regexes: the ``re:`` rules, in order.
-        cache: keyword to (winning regex rule or None, indices of the regexes that match it);
-            filled on demand, so each distinct keyword is matched against the regexes once per process.
+        cache: tag to (its explicit rule, else the winning regex rule, or None; indices of the regexes
+            that match its keyword); filled on demand, so each distinct element is resolved once per
+            process.
+        namesUnnamed: some rule names an element without a keyword (by creator, or a private or
+            unknown tag); else only elements with a keyword can have a rule.
     """
 
     rules: list[Rule]
     byTag: dict[int, Rule] = field(default_factory=dict)
     byPrivate: dict[PrivateKey, Rule] = field(default_factory=dict)
     regexes: list[Rule] = field(default_factory=list)
-    cache: dict[str, tuple[Rule | None, frozenset[int]]] = field(default_factory=dict)
+    cache: dict[int | None, tuple[Rule | None, frozenset[int]]] = field(default_factory=dict)
+    namesUnnamed: bool = False
 
     def __post_init__(self) -> None:
         """Index the rules; two keys naming one element are a rule error."""
@@ -377,6 +368,7 @@ class RuleSet:
                 explicit_add(self.byPrivate, rule.private, rule)
             else:
                 explicit_add(self.byTag, rule.tag or 0, rule)
+        self.namesUnnamed = self.hasPrivate or not all(keyword_of(tag) for tag in self.byTag)
 
     @property
     def hasPrivate(self) -> bool:
@@ -406,22 +398,26 @@ class RuleSet:
         else the last one written. A regex matches with ``re.match``: anchored at the start of the
         keyword, not at its end.
         """
-        cached: tuple[Rule | None, frozenset[int]] | None = self.cache.get(keyword)
+        element: int | None = tag_of(keyword) if tag is None else int(tag)  # int: a BaseTag compares slowly
+        cached: tuple[Rule | None, frozenset[int]] | None = self.cache.get(element)
         if cached is None:
-            hits: list[Rule] = [
-                rule for rule in self.regexes if rule.pattern and keyword and rule.pattern.match(keyword)
-            ]
-            kept: list[Rule] = [rule for rule in hits if rule.action == "keep"]
-            winner: Rule | None = (kept or hits)[-1] if hits else None
-            cached = (winner, frozenset(rule.index for rule in hits))
-            self.cache[keyword] = cached
-        element: int | None = tag if tag is not None else tag_of(keyword)
-        explicit: Rule | None = None
+            cached = self.rule_resolve(keyword, element)
+            self.cache[element] = cached
         if creator is not None and element is not None and self.byPrivate:
-            explicit = self.byPrivate.get(PrivateKey(element >> 16, creator, element & 0xFF))
-        if explicit is None and element is not None:
-            explicit = self.byTag.get(element)
-        return (explicit or cached[0], cached[1])
+            private: Rule | None = self.byPrivate.get(PrivateKey(element >> 16, creator, element & 0xFF))
+            if private is not None:
+                return private, cached[1]
+        return cached
+
+    def rule_resolve(self, keyword: str, tag: int | None) -> tuple[Rule | None, frozenset[int]]:
+        """The explicit rule of a tag, else the winning regex on its keyword; and the regexes that match."""
+        hits: list[Rule] = [
+            rule for rule in self.regexes if rule.pattern and keyword and rule.pattern.match(keyword)
+        ]
+        kept: list[Rule] = [rule for rule in hits if rule.action == "keep"]
+        explicit: Rule | None = self.byTag.get(tag) if tag is not None else None
+        winner: Rule | None = explicit or ((kept or hits)[-1] if hits else None)
+        return winner, frozenset(rule.index for rule in hits)
 
     def regexes_unmatched(self, hits: set[int]) -> list[str]:
         """The keys of the regex rules that matched nothing in the whole run."""

@@ -259,20 +259,24 @@ README_DUMMIES: dict[str, str] = {
 
 @pytest.mark.parametrize(("vr", "dummy"), sorted(README_DUMMIES.items()))
 def test_dummy_is_the_readme_value_of_the_vr(vr: str, dummy: str) -> None:
-    assert dummy_make(vr, 1, "anything", Context()) == dummy
+    assert dummy_make(vr, "1", "anything", Context()) == dummy
 
 
 def test_dummy_gives_as_many_values_as_the_element_had_and_its_vm_asks() -> None:
-    assert dummy_make("CS", 1, "ORIGINAL\\PRIMARY\\AXIAL", Context()) == "ANONYMIZED\\ANONYMIZED\\ANONYMIZED"
-    assert dummy_make("DS", 3, "", Context()) == "0\\0\\0"
-    assert dummy_make("LT", 1, "a\\b", Context()) == "ANONYMIZED"
+    assert (
+        dummy_make("CS", "1-n", "ORIGINAL\\PRIMARY\\AXIAL", Context()) == "ANONYMIZED\\ANONYMIZED\\ANONYMIZED"
+    )
+    assert dummy_make("DS", "3", "", Context()) == "0\\0\\0"
+    assert dummy_make("DS", "2-2n", "1\\2\\3", Context()) == "0\\0"
+    assert dummy_make("SH", "1", "a\\b", Context()) == "ANONYMIZED"  # a file with too many values
+    assert dummy_make("LT", "1", "a\\b", Context()) == "ANONYMIZED"
 
 
 def test_dummy_of_a_uid_is_its_keyed_remapping() -> None:
-    assert dummy_make("UI", 1, "1.2.3", Context(Key(KEY))) == uid_expected("1.2.3")
+    assert dummy_make("UI", "1", "1.2.3", Context(Key(KEY))) == uid_expected("1.2.3")
 
 
 @pytest.mark.parametrize("vr", ["SQ", "OB", "OW", "UN", "AT"])
 def test_dummy_is_refused_where_the_vr_has_none(vr: str) -> None:
     with pytest.raises(ValueError, match=f"no dummy value for {vr}"):
-        dummy_make(vr, 1, None, Context())
+        dummy_make(vr, "1", None, Context())
