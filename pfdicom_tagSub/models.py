@@ -81,10 +81,8 @@ def dateShiftRange_parse(text: str) -> tuple[int, int]:
         (-30, -10)
     """
     low, separator, high = text.strip().partition(":")
-    try:
-        minimum, maximum = int(low), int(high)
-    except ValueError:
-        minimum, maximum = 0, -1  # refused below
+    numbers: bool = all(re.fullmatch(r"\s*[+-]?[0-9]+\s*", part) for part in (low, high))
+    minimum, maximum = (int(low), int(high)) if numbers else (0, -1)  # (0, -1): refused below
     if not separator or minimum > maximum:
         raise UsageError(
             f"--dateShiftRange {text!r}: give MIN:MAX, two whole numbers of days with MIN <= MAX "
@@ -141,6 +139,7 @@ class TagSubOptions:
     dateShiftRange: str = "-1095:-1"
 
     def __post_init__(self) -> None:
+        self.dateShiftRange = self.dateShiftRange.strip() or "-1095:-1"  # a wrapper's '' is "not given"
         dateShiftRange_parse(self.dateShiftRange)
 
     @classmethod

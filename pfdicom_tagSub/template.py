@@ -111,7 +111,7 @@ def argument_check(function: str, argument: str, source: str) -> str:
     spec: FunctionSpec = FUNCTIONS[function]
     if spec.argumentRequired and not argument:
         raise RuleError(f"{source!r}: function {function!r} needs an argument, %_{function}|ARG_Keyword")
-    if spec.argument == "count" and argument and not argument.isdigit():
+    if spec.argument == "count" and argument and not (argument.isascii() and argument.isdigit()):
         raise RuleError(f"{source!r}: {function} takes a number of characters, not {argument!r}")
     if spec.argument == "root" and argument and uidRoot_check(argument):
         raise RuleError(f"{source!r}: the {function} root {argument!r} {uidRoot_check(argument)}")

@@ -73,20 +73,11 @@ def test_the_default_key_is_made_once_mode_0600_in_a_0700_directory_and_announce
     assert os.listdir(path.parent) == ["key"]  # no temporary file left
 
 
-def test_without_xdg_config_home_the_key_lives_under_dot_config(tmp_path: Path) -> None:
-    environ: dict[str, str] = {"HOME": str(tmp_path)}
-    previous: str | None = os.environ.get("HOME")
-    os.environ["HOME"] = str(tmp_path)  # expanduser reads the process's HOME
-    try:
-        assert keyPath_default(environ) == str(tmp_path / ".config" / "pfdicom_tagSub" / "key")
-        assert keyPath_default({"XDG_CONFIG_HOME": "relative/dir"}) == str(
-            tmp_path / ".config" / "pfdicom_tagSub" / "key"
-        )
-    finally:
-        if previous is None:
-            del os.environ["HOME"]
-        else:
-            os.environ["HOME"] = previous
+def test_without_xdg_config_home_the_key_lives_under_dot_config(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # expanduser reads the process's HOME
+    expected: str = str(tmp_path / ".config" / "pfdicom_tagSub" / "key")
+    assert keyPath_default({}) == expected
+    assert keyPath_default({"XDG_CONFIG_HOME": "relative/dir"}) == expected  # ignored, as XDG says
 
 
 @pytest.mark.parametrize(
