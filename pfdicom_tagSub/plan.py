@@ -144,7 +144,8 @@ def lookup_make(chain: list[Dataset], current: tuple[str, BaseTag] | None = None
 
     ``current`` is the name and tag of the element being replaced, found in ``chain[0]`` by its
     tag: a repeating-group keyword (``OverlayDescription``, groups 6000-601E) names no single tag,
-    and a private element has no keyword (its name is its tag, ``(0009,1001)``).
+    and a private element has no keyword (its name is its tag, ``(0009,1001)``). A binary element
+    raises ValueError: it has no text.
     """
 
     def lookup(keyword: str) -> str | None:
@@ -156,7 +157,7 @@ def lookup_make(chain: list[Dataset], current: tuple[str, BaseTag] | None = None
                 try:
                     return element_text(dataset[tag].value)
                 except TypeError:
-                    raise ValueInvalidError(f"{keyword} is binary and has no text form") from None
+                    raise ValueError(f"{keyword} is binary and has no text form") from None
         return None
 
     return lookup

@@ -13,7 +13,7 @@ from pydicom import config as pydicomConfig
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, SecondaryCaptureImageStorage
 from pydicom.valuerep import validate_value
 
 from tests.conftest import CliRun, tree_make
@@ -261,3 +261,22 @@ def test_a_regex_dummy_on_a_sequence_visits_its_items(substitute) -> None:
     middle: Dataset = out["a.dcm"].OtherPatientIDsSequence[0]
     assert middle.ReferringPhysicianName == "ANONYMIZED"
     assert middle.OtherPatientIDsSequence[0].ReferringPhysicianName == "ANONYMIZED"
+
+
+def test_an_unknown_creator_s_element_in_an_implicit_vr_file_can_be_removed_but_not_given_a_value(
+    tmp_path: Path, cli, keyFile: Path
+) -> None:
+    ds: Dataset = private_file({0x10: "UNKNOWN VENDOR"}, {0x00091001: "MRN000123"})
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    (tmp_path / "in").mkdir()
+    ds.save_as(tmp_path / "in" / "a.dcm", enforce_file_format=True)
+    key: str = '(0009,"UNKNOWN VENDOR",01)'
+    removed: CliRun = cli(tmp_path / "in", tmp_path / "out", "-T", json.dumps({key: "%_remove"}))
+    assert removed.code == 0, removed.err
+    assert 0x00091001 not in pydicom.dcmread(tmp_path / "out" / "a.dcm")
+    valued: CliRun = cli(
+        tmp_path / "in", tmp_path / "x", "-T", json.dumps({key: "%_hash|8_#tag"}), "--keyFile", keyFile
+    )
+    assert valued.code == 1
+    assert "not written: (0009,1001) (UN): (0009,1001) is binary and has no text form; rule" in valued.err
+    assert "MRN000123" not in valued.err
