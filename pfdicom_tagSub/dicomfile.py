@@ -38,7 +38,7 @@ from pydicom.tag import BaseTag, Tag
 
 from pfdicom_tagSub.dictionary import keyword_of
 from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, line_first
-from pfdicom_tagSub.functions import FUNCTIONS
+from pfdicom_tagSub.functions import FUNCTIONS, Context
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
 from pfdicom_tagSub.output import NullStream, OutputDirs, dataset_encode, dataset_write, outputName_make
 from pfdicom_tagSub.plan import Planner, changes_apply, element_isComplete, plan
@@ -262,6 +262,8 @@ class FileJob:
         stem: the parsed ``--outputFileStem``, None to keep input names.
         tempDir: the run's temporary directory, given by the engine before the run.
         outputDirs: the output directories this process has prepared.
+        context: the run's secret key (when a rule needs one) and date-shift range; it reaches
+            worker processes inside this job, never through their command line or environment.
     """
 
     options: TagSubOptions
@@ -269,6 +271,7 @@ class FileJob:
     stem: Template | None = None
     tempDir: str = ""
     outputDirs: OutputDirs = field(default_factory=OutputDirs)
+    context: Context = field(default_factory=Context)
 
     def libraries_load(self) -> None:
         """Load what the first file would load, before worker processes are forked.
@@ -323,7 +326,12 @@ class FileJob:
         except OSError as err:
             result.outcome, result.reason = "failed", f"cannot read: {err.strerror or err}"
         except Exception as err:  # a file that breaks the parser must not stop its neighbours
-            result.outcome, result.reason = "failed", f"cannot be processed: {type(err).__name__}: {err}"
+            # the library's words may quote a value: they are shown only at verbosity 5
+            result.outcome, result.reason, result.message = (
+                "failed",
+                f"cannot be processed: {type(err).__name__}",
+                f"cannot be processed: {type(err).__name__}: {line_first(err)}",
+            )
         return result
 
     def file_transform(self, task: FileTask, result: FileResult, inputName: str) -> None:
@@ -331,11 +339,12 @@ class FileJob:
         dataset: Dataset = dicom_read(task.inputPath)
         result.read = True
         if self.stem is not None:
-            result.outputPath = os.path.join(task.outputDir, outputName_make(dataset, self.stem, inputName))
+            name: str = outputName_make(dataset, self.stem, inputName, self.context)
+            result.outputPath = os.path.join(task.outputDir, name)
             if self.outputExists(result):
                 return
         planner: Planner = plan(
-            dataset, self.ruleset, self.options.topLevelOnly, self.options.removePrivateTags
+            dataset, self.ruleset, self.options.topLevelOnly, self.options.removePrivateTags, self.context
         )
         result.skips = tuple(planner.skips)
         result.regexHits = frozenset(planner.regexHits)

@@ -181,12 +181,17 @@ def executor_make(job: Job, workers: int, files: int, dask: str = "", daskTimeou
     return PoolExecutor(job, workers, files)
 
 
-def dask_check(address: str) -> None:
-    """Refuse ``--dask`` before anything is read: Dask not installed, or not an address of a scheduler.
+def dask_check(address: str, timeout: float, threads: bool) -> None:
+    """Refuse ``--dask`` before anything is read: with ``--threads``, Dask not installed, not an
+    address of a scheduler, a timeout that is no time.
 
     Raises:
-        UsageError: naming the extra to install, or what is wrong with the address.
+        UsageError: naming the extra to install, or what is wrong.
     """
+    if threads:
+        raise UsageError("--dask runs the files on the cluster's workers: drop --threads")
+    if timeout <= 0:
+        raise UsageError(f"--daskTimeout {timeout:g}: give a number of seconds above 0")
     try:
         from distributed.comm import get_address_host_port
     except ImportError:

@@ -9,7 +9,8 @@ Key components:
     - TagSubOptions: every option, built from a loose dict such as ``vars(args)`` or the ChRIS
       wrapper's dict, with ``fromDict``
     - TextPiece, TagNamePiece, ReferencePiece, Template: a parsed value template
-    - Rule, RuleSkip: one checked rule; a rule skipped in a file for an absent reference
+    - PrivateKey, Rule, RuleSkip: one checked rule (its key and action); a rule skipped in a file
+      for an absent reference
     - Change: one element changed in one file, as a value (the plan is a list of them)
     - FileTask, FileResult: one file to process and what became of it, with its changes
     - RunRecord: the counts and lists of a whole run, filled result by result
@@ -37,7 +38,6 @@ TRUE_WORDS: frozenset[str] = frozenset({"1", "true", "yes", "on", "y"})
 FALSE_WORDS: frozenset[str] = frozenset({"", "0", "false", "no", "off", "n", "none"})
 OPTION_ALIASES: dict[str, str] = {"inputdir": "inputDir", "outputdir": "outputDir"}
 LISTED_EXISTING_MAX: int = 100
-SHARD_FORM = re.compile(r"([0-9]+)/([0-9]+)")
 
 
 def tag_format(tag: int) -> str:
@@ -68,6 +68,31 @@ def int_coerce(name: str, raw: object) -> int:
         return int(str(raw).strip())
     except ValueError:
         raise UsageError(f"{name}: {raw!r} is not a whole number") from None
+
+
+def dateShiftRange_parse(text: str) -> tuple[int, int]:
+    """``--dateShiftRange MIN:MAX``: whole days, inclusive, MIN <= MAX, 0 outside (or some dates stay).
+
+    Raises:
+        UsageError: not two whole numbers, MIN above MAX, or 0 in the range.
+
+    Example:
+        >>> dateShiftRange_parse("-30:-10")
+        (-30, -10)
+    """
+    low, separator, high = text.strip().partition(":")
+    numbers: bool = all(re.fullmatch(r"\s*[+-]?[0-9]+\s*", part) for part in (low, high))
+    minimum, maximum = (int(low), int(high)) if numbers else (0, -1)  # (0, -1): refused below
+    if not separator or minimum > maximum:
+        raise UsageError(
+            f"--dateShiftRange {text!r}: give MIN:MAX, two whole numbers of days with MIN <= MAX "
+            "(--dateShiftRange=-30:-10)"
+        )
+    if minimum <= 0 <= maximum:
+        raise UsageError(
+            f"--dateShiftRange {text!r}: holds 0, which would leave some patients' dates as they are"
+        )
+    return minimum, maximum
 
 
 @dataclass
@@ -110,13 +135,15 @@ class TagSubOptions:
     syslog: bool = False
     dryRun: bool = False
     audit: str = ""
+    keyFile: str = ""
+    dateShiftRange: str = "-1095:-1"
     dask: str = ""
     daskTimeout: int = 30
     shard: str = ""
 
     def __post_init__(self) -> None:
-        if self.daskTimeout <= 0:
-            raise UsageError(f"--daskTimeout {self.daskTimeout}: give a number of seconds above 0")
+        self.dateShiftRange = self.dateShiftRange.strip() or "-1095:-1"  # a wrapper's '' is "not given"
+        dateShiftRange_parse(self.dateShiftRange)
 
     @classmethod
     def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
@@ -133,14 +160,9 @@ class TagSubOptions:
             name: str = OPTION_ALIASES.get(key, key)
             if value is not None and (name not in normalized or key == name):
                 normalized[name] = value
-        if normalized.get("dask") and "threads" in normalized:
-            # the cluster's workers run the files: a local worker count would be silently ignored
-            raise UsageError("--dask runs the files on the cluster's workers: drop --threads")
         hints: dict[str, object] = get_type_hints(cls)
         kwargs: dict[str, object] = {}
-        for item in fields(cls):
-            if item.name not in normalized:
-                continue
+        for item in (item for item in fields(cls) if item.name in normalized):
             raw: object = normalized[item.name]
             hint: object = hints[item.name]
             if hint is bool:
@@ -156,40 +178,10 @@ class TagSubOptions:
         """The output tree is the input tree."""
         return self.outputDir == IN_PLACE
 
-
-@dataclass(frozen=True)
-class Shard:
-    """Shard ``index`` of ``count``: the files of a tree whose relative path hashes to ``index``.
-
-    Example:
-        >>> Shard.parse("1/3"), str(Shard.parse("02/10"))
-        (Shard(index=1, count=3), '2/10')
-    """
-
-    index: int
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        """Read ``--shard I/N``.
-
-        Raises:
-            UsageError: not two whole numbers, or not 0 <= I < N.
-        """
-        match: re.Match[str] | None = SHARD_FORM.fullmatch(text.strip())
-        if match is None:
-            raise UsageError(f"--shard {text!r}: give I/N, shard I of N counted from 0 (0/4, 1/4, 2/4, 3/4)")
-        index, count = int(match[1]), int(match[2])
-        if index >= count:
-            raise UsageError(
-                f"--shard {text}: I must be less than N, from 0 to {count - 1}"
-                if count
-                else f"--shard {text}: N must be at least 1"
-            )
-        return cls(index, count)
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
+    @property
+    def dateShift(self) -> tuple[int, int]:
+        """``--dateShiftRange`` as (MIN, MAX) days."""
+        return dateShiftRange_parse(self.dateShiftRange)
 
 
 @dataclass(frozen=True)
@@ -243,21 +235,42 @@ class Template:
         ]
 
 
+RuleKind = Literal["keyword", "tag", "private", "regex"]
+RuleAction = Literal["template", "remove", "keep", "dummy"]
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    """A private element named by its creator, ``(gggg,"CREATOR",ee)``: group, creator, element byte."""
+
+    group: int
+    creator: str
+    element: int
+
+
 @dataclass(frozen=True)
 class Rule:
     """One checked rule.
 
     Attributes:
-        key: the key as written: a keyword or ``re:<regex>``.
-        template: the parsed value.
+        key: the key as written: a keyword, ``(gggg,eeee)``, ``(gggg,"CREATOR",ee)`` or ``re:<regex>``.
+        template: the parsed value (an action's is its word alone, with no pieces).
         index: the rule's position among all rules, for precedence and reporting.
         pattern: the compiled regex of a ``re:`` key, else None.
+        kind: what the key is: ``keyword``, ``tag``, ``private`` or ``regex``.
+        action: ``template`` (the value is computed), ``remove``, ``keep`` or ``dummy``.
+        tag: the element a keyword or tag key names, else None.
+        private: the element a private-creator key names, else None.
     """
 
     key: str
     template: Template
     index: int
     pattern: re.Pattern[str] | None = None
+    kind: RuleKind = "keyword"
+    action: RuleAction = "template"
+    tag: int | None = None
+    private: PrivateKey | None = None
 
     @property
     def isRegex(self) -> bool:
@@ -354,7 +367,8 @@ class FileResult:
         outcome: ``written``; ``planned`` (a dry run: it would be written); ``exists`` (output
             kept, not overwritten); ``notDicom``; ``failed``.
         reason: why, for every outcome but ``written`` and ``planned``; one line, no element values.
-        message: the same for the terminal, which may quote a rule's result; '' when as reason.
+        message: the same with the values it concerns (a rule's result), shown only at
+            verbosity 5; '' when it is the reason.
         outputPath: the final output path, once known.
         tempPath: the whole output written under a temporary name, awaiting its commit.
         read: the file was read as DICOM.
@@ -385,7 +399,6 @@ class RunRecord:
 
     Lists are kept for what the user must act on (failures, non-DICOM files); files kept because
     their output exists are counted, and the first ``LISTED_EXISTING_MAX`` named.
-    ``shard`` is ``I/N`` when the run processed one shard of the tree (``--shard``), else ''.
     """
 
     filesFound: int = 0
@@ -405,7 +418,6 @@ class RunRecord:
     notWalked: list[str] = field(default_factory=list)
     ruleSkips: Counter[RuleSkip] = field(default_factory=Counter)
     regexHits: set[int] = field(default_factory=set)
-    shard: str = ""
 
     def result_add(self, result: FileResult) -> None:
         """Count one file's result."""

@@ -42,6 +42,7 @@ class pfdicom:
         record: the counts and lists of the run.
         walk: the configured walk; ``inputPath``, ``outputPath``: its roots.
         job: the per-file work, when given to the constructor.
+        shard: ``I/N`` when the run processes one shard of the tree (``--shard``), else ''.
         planSink: the dry run's plan, once the run has started one.
         str_desc, str_version: kept for the pf* API.
     """
@@ -56,10 +57,11 @@ class pfdicom:
         self.str_version: str = __version__
         self.__name__: str = PROGRAM
         self.dp: Console = Console(self.config.verbosity, self.config.syslog, statusToStderr=self.config.json)
+        self.record: RunRecord = RunRecord()
         self.walk: TreeWalk = TreeWalk(self.config)
-        self.record: RunRecord = RunRecord(shard=str(self.walk.shard or ""))
-        if self.config.dask:
-            dask_check(self.config.dask)
+        self.shard: str = "{}/{}".format(*self.walk.shard) if self.walk.shard else ""
+        if self.config.dask:  # --threads given, even as its default '0', is one worker count too many
+            dask_check(self.config.dask, self.config.daskTimeout, values.get("threads") is not None)
         self.inputPath: Path = self.walk.inputPath
         self.outputPath: Path = self.walk.outputPath
         self.job: Job | None = job
@@ -154,7 +156,7 @@ class pfdicom:
             "walkErrors": list(self.record.walkErrors),
             "threads": self.config.threads,
             "dask": self.config.dask or None,
-            "shard": self.record.shard or None,
+            "shard": self.shard or None,
         }
 
     def run(self, *args: object, timerStart: bool = True, **kwargs: object) -> dict[str, object]:

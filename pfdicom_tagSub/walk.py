@@ -9,7 +9,7 @@ sorted order.
 
 Key components:
     - roots_resolve, inputFile_check: the input and output roots, and a single input file, checked
-    - shard_of: the shard of a file, from its path relative to the input directory
+    - shard_parse, shard_of: ``--shard I/N``; the shard of a file, from its path relative to the input
     - TreeWalk: pftree's engine configured for a run; ``nodes_find`` and ``tasks_iterate``
     - DicomTreeScanner: pftree's scanner, minus the output tree, names packed per directory
     - DirFiles: one directory to process, its file names packed
@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +37,12 @@ from typing import Any
 from pftree import DirNode, Pftree, TreeOptions, TreeScanner, WalkEntry, dirPath_matches, fileNames_filter
 
 from pfdicom_tagSub.errors import UsageError
-from pfdicom_tagSub.models import IN_PLACE, FileTask, Shard, TagSubOptions
+from pfdicom_tagSub.models import IN_PLACE, FileTask, TagSubOptions
 from pfdicom_tagSub.output import TEMP_PREFIX, tempDir_owner
 
 NAME_SEPARATOR: str = "\0"
+SHARD_FORM = re.compile(r"([0-9]+)/([0-9]+)")
+Shard = tuple[int, int]
 
 
 def names_pack(names: list[str]) -> str:
@@ -102,12 +105,34 @@ def shard_of(relative: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count
 
 
+def shard_parse(text: str) -> Shard:
+    """``--shard I/N``: shard I of N, counted from 0.
+
+    Raises:
+        UsageError: not two whole numbers, or not 0 <= I < N.
+
+    Example:
+        >>> shard_parse("1/3"), shard_parse("02/10")
+        ((1, 3), (2, 10))
+    """
+    match: re.Match[str] | None = SHARD_FORM.fullmatch(text.strip())
+    if match is None:
+        raise UsageError(f"--shard {text!r}: give I/N, shard I of N counted from 0 (0/4, 1/4, 2/4, 3/4)")
+    index, count = int(match[1]), int(match[2])
+    if count == 0:
+        raise UsageError(f"--shard {text}: N must be at least 1")
+    if index >= count:
+        raise UsageError(f"--shard {text}: I must be less than N, from 0 to {count - 1}")
+    return index, count
+
+
 def shard_filter(names: list[str], relPath: str, shard: Shard | None) -> list[str]:
     """The names of a directory (``relPath`` relative to the input, ``.`` for it) that are in the shard."""
     if shard is None:
         return names
     prefix: str = "" if relPath == "." else relPath + "/"
-    return [name for name in names if shard_of(prefix + name, shard.count) == shard.index]
+    index, count = shard
+    return [name for name in names if shard_of(prefix + name, count) == index]
 
 
 class WalkErrors(logging.Handler):
@@ -285,7 +310,7 @@ class TreeWalk(Pftree):
         self.inputPath, self.outputPath = roots_resolve(config)
         inputFile_check(config)
         self.excluded: tuple[int, int] | None = None
-        self.shard: Shard | None = Shard.parse(config.shard) if config.shard else None
+        self.shard: Shard | None = shard_parse(config.shard) if config.shard else None
         self.walkErrors: list[str] = []
         self.notWalked: list[str] = []
         try:

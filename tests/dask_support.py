@@ -24,6 +24,7 @@ from typing import IO
 import pytest
 
 START_TIMEOUT: float = 120
+WORKER_KEY: str = "not-the-key-of-the-run-0123456789"
 STOP_TIMEOUT: float = 10
 LOCAL: list[str] = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
 SCHEDULER_OPTIONS: list[str] = ["scheduler", "--port", "0", *LOCAL]
@@ -92,18 +93,15 @@ class DaskCluster:
 
     def worker_start(self, name: str) -> None:
         """Start a worker of one thread (pydicom is pure Python); wait until the scheduler has it."""
+        # a key of the workers' own, and no key file: a worker that took a key anywhere but from
+        # the job would give other outputs than the command's own process
+        config: Path = self.directory / f"{name}-config"
+        config.mkdir()
+        scratch: list[str] = ["--local-directory", str(self.directory / name)]
         self.workers[name] = self.process_start(
             name,
-            [
-                "worker",
-                self.address,
-                "--name",
-                name,
-                *WORKER_OPTIONS,
-                "--local-directory",
-                str(self.directory / name),
-            ],
-            dict(os.environ),
+            ["worker", self.address, "--name", name, *WORKER_OPTIONS, *scratch],
+            {**os.environ, "PFDICOM_TAGSUB_KEY": WORKER_KEY, "XDG_CONFIG_HOME": str(config)},
         )
         log: Path = self.directory / f"{name}.log"
         self.wait_for(lambda: b"Registered to:" in log.read_bytes(), f"worker {name}")

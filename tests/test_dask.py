@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from pfdicom_tagSub.output import TEMP_NAME, TEMP_PREFIX
-from tests.conftest import CliRun, console_script, tree_snapshot
+from tests.conftest import README_RULES, CliRun, console_script, tree_snapshot
 from tests.dask_support import DaskCluster, cluster_running, dask_required
 from tests.safety_support import dataset_save, image_dataset
 
@@ -46,6 +46,10 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         dataset_save(dataset, root / f"PAT{patient}" / f"series{number % 10}" / f"IM{number:04d}.dcm")
     (root / "README.txt").write_text("not DICOM\n")
+    # the README rules and keyed ones, whose key only the command reads (the workers have another)
+    keyed: dict[str, str] = {"PatientID": "%_hash|16_PatientID", "re:.*InstanceUID$": "%_uid_#tag"}
+    (root.parent / "rules.json").write_text(json.dumps({**README_RULES, **keyed}))
+    (root.parent / "key").write_text("f0e1d2c3b4a5968778695a4b3c2d1e0f\n")
     whole: bytes = (root / "PAT0" / "series0" / "IM0000.dcm").read_bytes()
     (root / "PAT0" / "cut.dcm").write_bytes(whole[: len(whole) // 2])
     return root
@@ -70,8 +74,9 @@ def localRun(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 def tool_command(where: Path, tree: Path, name: str, *options: str) -> list[str]:
     """The installed command from ``where``, with relative paths, its audit beside its output."""
     relativeTree: str = os.path.relpath(tree, where)
-    command: list[str] = [str(console_script()), "-I", relativeTree, "-O", name, "-F", str(RULES), "--json"]
-    return [*command, "-v", "0", "--audit", f"{name}.sqlite", *options]
+    command: list[str] = [str(console_script()), "-I", relativeTree, "-O", name, "--json", "-v", "0"]
+    keyed: list[str] = ["-F", str(tree.parent / "rules.json"), "--keyFile", str(tree.parent / "key")]
+    return [*command, *keyed, "--audit", f"{name}.sqlite", *options]
 
 
 def tool_run(where: Path, tree: Path, name: str, *options: str) -> CliRun:
