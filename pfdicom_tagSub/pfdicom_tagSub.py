@@ -22,13 +22,14 @@ Dependencies:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pfdicom_tagSub import report
 from pfdicom_tagSub.dicomfile import FileJob
 from pfdicom_tagSub.errors import UsageError
 from pfdicom_tagSub.functions import Context
-from pfdicom_tagSub.keys import Key, key_load
+from pfdicom_tagSub.keys import KEY_ENVIRONMENT, Key, key_load, keyPath_default
 from pfdicom_tagSub.models import TagSubOptions, Template
 from pfdicom_tagSub.pfdicom import pfdicom
 from pfdicom_tagSub.rules import RuleSet, rules_compile, rules_required, tagStruct_load
@@ -56,6 +57,20 @@ def audit_validate(config: TagSubOptions) -> None:
     if path_isInside(Path(config.audit), Path(config.inputDir)):
         raise UsageError(f"--audit {config.audit}: inside the input directory, which is never written")
     audit_check(config.audit)
+
+
+def shardKey_check(keyFile: str, environ: Mapping[str, str]) -> None:
+    """Refuse to make a new key for one shard: the other shards, on other machines, would make
+    keys of their own, and give the same patient other pseudonyms.
+
+    Raises:
+        UsageError: no ``--keyFile``, no ``PFDICOM_TAGSUB_KEY`` and no default key yet.
+    """
+    if not keyFile and KEY_ENVIRONMENT not in environ and not os.path.lexists(keyPath_default(environ)):
+        raise UsageError(
+            f"--shard: keyed rules need the same key in every shard, and there is none yet: give "
+            f"--keyFile or {KEY_ENVIRONMENT} (or run once without --shard to create the default key)"
+        )
 
 
 class pfdicom_tagSub(pfdicom):
@@ -89,6 +104,8 @@ class pfdicom_tagSub(pfdicom):
             UsageError: the key cannot be read or created, or is too short.
         """
         needed: bool = self.ruleset.keyNeeded or (self.stem is not None and template_needsKey(self.stem))
+        if needed and self.shard:
+            shardKey_check(self.config.keyFile, os.environ)
         key: Key | None = key_load(self.config.keyFile, os.environ, self.dp.notice) if needed else None
         return Context(key, self.config.dateShift)
 

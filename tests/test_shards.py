@@ -123,3 +123,37 @@ def test_a_shard_out_of_range_or_not_i_of_n_is_exit_2_and_nothing_is_written(
 def test_one_shard_of_one_is_the_whole_tree(tree: Path, tmp_path: Path, cli) -> None:
     run: CliRun = cli(tree, tmp_path / "out", "-F", rules(), "--shard", "0/1", "--json", "-v", "0")
     assert json.loads(run.out)["d_tagSub"]["filesSaved"] == 61
+
+
+KEYED: str = '{"PatientID": "%_hash|16_PatientID"}'
+
+
+def test_a_keyed_shard_without_a_key_yet_is_exit_2_and_makes_none(
+    tree: Path, tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another machine's shard would make a key of its own: the same patient, two pseudonyms
+    monkeypatch.delenv("PFDICOM_TAGSUB_KEY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    run: CliRun = cli(tree, tmp_path / "out", "-T", KEYED, "--shard", "1/3")
+    assert run.code == 2
+    assert run.err == (
+        "pfdicom_tagSub: error: --shard: keyed rules need the same key in every shard, and there is none "
+        "yet: give --keyFile or PFDICOM_TAGSUB_KEY (or run once without --shard to create the default key)\n"
+    )
+    assert not (tmp_path / "config").exists() and not (tmp_path / "out").exists()
+
+
+def test_keyed_shards_with_one_key_give_the_pseudonyms_of_a_single_run(
+    tree: Path, tmp_path: Path, cli
+) -> None:
+    key: Path = tmp_path / "key"
+    key.write_text("0123456789abcdef0123456789abcdef\n")
+    assert cli(tree, tmp_path / "single", "-T", KEYED, "--keyFile", key, "-v", "0").code == 0
+    for index in range(SHARDS):
+        assert (
+            cli(
+                tree, tmp_path / "sharded", "-T", KEYED, "--keyFile", key, "--shard", f"{index}/{SHARDS}"
+            ).code
+            == 0
+        )
+    assert tree_snapshot(tmp_path / "sharded") == tree_snapshot(tmp_path / "single")
