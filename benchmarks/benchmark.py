@@ -582,9 +582,12 @@ class LocalCluster:
         return cluster
 
     def spawn(self, dask: Path, name: str, arguments: list[str]) -> None:
+        # Dask's scratch space in the cluster's directory, not in the system's temporary directory
+        scratch: dict[str, str] = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(self.directory)}
         with open(self.directory / f"{name}.log", "wb") as log:
+            command: list[str] = [str(dask), *arguments]
             self.processes.append(
-                subprocess.Popen([str(dask), *arguments], stdout=log, stderr=subprocess.STDOUT)
+                subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=scratch)
             )
 
     def wait(self, ready: Callable[[], bool], what: str) -> None:

@@ -68,8 +68,14 @@ class DaskCluster:
     def process_start(self, name: str, arguments: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log: IO[bytes] = open(self.directory / f"{name}.log", "wb")  # noqa: SIM115  # closed by stop
         self.logs.append(log)
+        # Dask's scratch space here, not in the system's temporary directory (a killed scheduler's stays)
+        scratch: dict[str, str] = {"DASK_TEMPORARY_DIRECTORY": str(self.directory)}
         return subprocess.Popen(
-            [dask_command(), *arguments], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory, env=env
+            [dask_command(), *arguments],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.directory,
+            env={**env, **scratch},
         )
 
     def scheduler_start(self, env: dict[str, str] | None = None) -> None:
