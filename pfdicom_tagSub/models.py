@@ -109,6 +109,7 @@ class TagSubOptions:
     syslog: bool = False
     dryRun: bool = False
     audit: str = ""
+    verify: bool = False
 
     @classmethod
     def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
@@ -297,6 +298,7 @@ class Change:
 
 
 Outcome = Literal["written", "planned", "exists", "notDicom", "failed"]
+Verdict = Literal["", "clean", "hit"]
 
 
 @dataclass
@@ -317,6 +319,8 @@ class FileResult:
         skips: rules not applied for an absent reference.
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
         tiffPreamble: its preamble is a TIFF header, kept (every other changed file's is zeroed).
+        verified: what ``--verify`` found in its output: ``clean``, a ``hit`` (not written), or ''
+            when it was not searched.
     """
 
     inputPath: str
@@ -331,6 +335,7 @@ class FileResult:
     skips: tuple[RuleSkip, ...] = ()
     regexHits: frozenset[int] = frozenset()
     tiffPreamble: bool = False
+    verified: Verdict = ""
 
 
 @dataclass
@@ -350,6 +355,8 @@ class RunRecord:
     filesNotDicom: int = 0
     filesFailed: int = 0
     filesTiffPreamble: int = 0
+    filesVerified: int = 0
+    filesVerifyFailed: int = 0
     elementsChanged: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     notDicom: list[dict[str, str]] = field(default_factory=list)
@@ -367,6 +374,8 @@ class RunRecord:
         self.ruleSkips.update(set(result.skips))
         self.regexHits.update(result.regexHits)
         self.filesTiffPreamble += result.tiffPreamble and result.outcome in ("written", "planned")
+        self.filesVerified += result.verified == "clean"
+        self.filesVerifyFailed += result.verified == "hit"
         entry: dict[str, str] = {"file": result.inputPath, "reason": result.reason}
         match result.outcome:
             case "written":
