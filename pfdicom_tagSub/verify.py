@@ -34,7 +34,7 @@ import bisect
 import re
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from io import BytesIO
 
@@ -128,7 +128,8 @@ def change_texts(change: Change) -> list[str]:
     old: str = change.old or ""
     values: list[str] = [old] if change.vr in SINGLE_VALUE_VRS else old.split("\\")
     if change.vr == "PN":
-        parts: list[str] = [part for value in values for group in value.split("=") for part in group.split("^")]
+        groups: list[str] = [group for value in values for group in value.split("=")]
+        parts: list[str] = [part for group in groups for part in group.split("^")]
         return [text for part in parts if len(text := part.strip(PADDING)) >= NAME_CHARACTERS_MIN]
     return [text for value in values if len(text := value.strip(PADDING)) >= TEXT_CHARACTERS_MIN]
 
@@ -304,7 +305,7 @@ def layout_read(data: bytes) -> Layout:
     """
     dataset: Dataset = dcmread(BytesIO(data), force=True)
     layout: Layout = Layout(preamble=data[PREAMBLE_BYTES : PREAMBLE_BYTES + 4] == DICOM_PREFIX)
-    charset: str | list[str] = dataset.original_character_set or convert_encodings(None)
+    charset: str | MutableSequence[str] = dataset.original_character_set or convert_encodings(None)
     layout.encodings = [charset] if isinstance(charset, str) else list(charset)
     meta: list[Span] = []
     fileMeta: Dataset | None = getattr(dataset, "file_meta", None)
@@ -315,7 +316,8 @@ def layout_read(data: bytes) -> Layout:
     if getattr(syntax, "is_deflated", False):
         start: int = max((span.end or span.start for span in meta), default=0)
         spans_collect(dataset, 0, "", spans)
-        layout.buffers = [(data[:start], meta), (zlib.decompressobj(-zlib.MAX_WBITS).decompress(data[start:]), spans)]
+        inflated: bytes = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data[start:])
+        layout.buffers = [(data[:start], meta), (inflated, spans)]
     else:
         spans_collect(dataset, 0, "", spans)
         layout.buffers = [(data, meta + spans)]
