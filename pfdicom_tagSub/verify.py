@@ -2,29 +2,24 @@
 
 A rule that replaces PatientID leaves the identifier wherever else the file holds it: a private
 element, a description, a nested item, the preamble. ``--verify`` reads the output as written
-(the temporary file before its rename; a dry run's bytes in memory) and searches every byte of
-it, preamble and file meta included, for the old values of the file's changes, each in the
-output's character set and in UTF-8, with one combined pattern. Pixel, overlay and waveform
-data are left out (4 bytes of an image match some text too often), as are values that identify
-no one (standard UIDs, numbers, code strings, coded entries). A value made only of digits is
-found only where no digit touches it, so that a date inside a remapped UID is no hit; a date is
-also found as the start of a date-time. A hit is mapped back to the element whose bytes hold it,
-from the positions pydicom records while reading the output, and named without its value.
+(the temporary file before its rename; a dry run's bytes in memory) and searches all of it,
+preamble and file meta included, for the old values of the file's changes, in the output's
+character set and in UTF-8, with one combined pattern. Pixel, overlay and waveform data are left
+out (4 bytes of an image match some text too often), as are values that identify no one. A hit
+is mapped back, through the positions pydicom records while reading the output, to the element
+whose bytes hold it, and named without its value.
 
 Key components:
     - Needle, needles_make: the texts to search for, from a file's changes
     - Search, search_compile: the needles encoded and compiled into one pattern
-    - Span, Layout, layout_read: the output parsed; where each element's value lies
-    - Hit, output_verify, needles_find: the search, and its hits
-    - hits_describe: the hits as one line, without values
+    - Span, Part, Layout, layout_read: the output parsed; where each element's value lies
+    - Hit, output_verify, needles_find, hits_describe: the search, its hits, and their line
 
 Typical usage:
     hits = output_verify(result.tempPath, result.changes)
-    if hits:
-        raise VerifyError(hits_describe(hits))
 
 Dependencies:
-    - pydicom, to read the output and for the character sets and standard UIDs
+    - pydicom, to read the output, for the character sets and the standard UIDs
     - pfdicom_tagSub.plan (sequence items), models, dictionary
 """
 
@@ -35,7 +30,7 @@ import re
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, MutableSequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 
 from pydicom.charset import convert_encodings, encode_string
@@ -48,16 +43,14 @@ from pydicom.uid import UID_dictionary
 
 from pfdicom_tagSub.dictionary import keyword_of
 from pfdicom_tagSub.models import META_PATH, Change, tag_format
-from pfdicom_tagSub.plan import sequence_items
+from pfdicom_tagSub.plan import UNDEFINED_LENGTH, sequence_items
 
 TEXT_CHARACTERS_MIN: int = 4
 NAME_CHARACTERS_MIN: int = 3
 PREAMBLE_BYTES: int = 128
 DICOM_PREFIX: bytes = b"DICM"
-UNDEFINED_LENGTH: int = 0xFFFFFFFF
 DELIMITER_BYTES: int = 8
 UTF8: str = "utf_8"
-DIGITS: str = "0123456789"
 # numbers, binary values and code strings identify no one
 NOT_SEARCHED_VRS: frozenset[str] = frozenset(
     {"CS", "DS", "IS", "SQ", "AT", "OB", "OD", "OF", "OL", "OV", "OW", "UN", "US", "SS", "UL", "SL"}
@@ -215,16 +208,9 @@ def search_compile(needles: list[Needle], encodings: list[str]) -> Search | None
 
 @dataclass(frozen=True)
 class Span:
-    """Where an element's value lies in a buffer of the output.
-
-    Attributes:
-        start: the value's first byte.
-        end: just past its last byte; None when pydicom does not say (a value it converted while
-            reading).
-        path: the element, as a change names it.
-        tag: its tag.
-        scanned: False for pixel, overlay and waveform data.
-    """
+    """Where an element's value lies in a buffer of the output: ``start`` to ``end`` (None when
+    pydicom does not say: a value it converted while reading); ``path`` names it as a change does;
+    ``scanned`` is False for pixel, overlay and waveform data."""
 
     start: int
     end: int | None
@@ -233,22 +219,41 @@ class Span:
     scanned: bool = True
 
 
-@dataclass
-class Layout:
-    """The output as pydicom reads it: the buffers to search and where each element lies in them.
+@dataclass(frozen=True)
+class Part:
+    """A buffer of an output (``first``: the one that starts the file) and the (data set, path
+    prefix) pairs pydicom read from it, their positions counted from its start.
 
-    A deflated data set is searched inflated (its file bytes hold no text); every other output
-    is one buffer.
-
-    Attributes:
-        buffers: (bytes, spans sorted by start) pairs; the first holds the preamble, if any.
-        preamble: the output has a 128-byte preamble and the DICM prefix.
-        encodings: the Python codecs of the output's Specific Character Set.
+    A deflated data set is searched inflated (its file bytes hold no text): its output has two
+    parts, the file meta and the inflated data set; every other output is one part.
     """
 
-    buffers: list[tuple[bytes, list[Span]]] = field(default_factory=list)
-    preamble: bool = False
-    encodings: list[str] = field(default_factory=list)
+    data: bytes
+    datasets: tuple[tuple[Dataset, str], ...]
+    first: bool = True
+
+    def spans(self, deep: bool) -> list[Span]:
+        """The spans, sorted by start: every element's at every depth; else only the top-level
+        elements that are not searched (which is all a clean output needs)."""
+        spans: list[Span] = []
+        for dataset, prefix in self.datasets:
+            if deep:
+                spans_collect(dataset, 0, prefix, spans)
+                continue
+            for tag in dataset.keys():  # noqa: SIM118  # iterating a Dataset would decode every element
+                if not element_isScanned(tag):
+                    spans.append(element_span(dataset.get_item(tag), 0, prefix, int(tag)))
+        return sorted(spans, key=lambda span: span.start)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """An output as pydicom reads it: its parts, whether it has a preamble (and the DICM prefix),
+    and the Python codecs of its Specific Character Set."""
+
+    parts: tuple[Part, ...]
+    preamble: bool
+    encodings: list[str]
 
 
 def element_isScanned(tag: int) -> bool:
@@ -297,43 +302,34 @@ def element_span(element: object, base: int, path: str, tag: int) -> Span:
 
 
 def layout_read(data: bytes) -> Layout:
-    """Read an output from its bytes and say where each element lies.
+    """Read an output from its bytes, lazily: values are converted only where a span is asked for.
 
     Raises:
         Exception: whatever pydicom raises for bytes it cannot read (not expected of an output
             it has just written).
     """
     dataset: Dataset = dcmread(BytesIO(data), force=True)
-    layout: Layout = Layout(preamble=data[PREAMBLE_BYTES : PREAMBLE_BYTES + 4] == DICOM_PREFIX)
     charset: str | MutableSequence[str] = dataset.original_character_set or convert_encodings(None)
-    layout.encodings = [charset] if isinstance(charset, str) else list(charset)
-    meta: list[Span] = []
-    fileMeta: Dataset | None = getattr(dataset, "file_meta", None)
-    if fileMeta is not None:
-        spans_collect(fileMeta, 0, META_PATH, meta)
-    spans: list[Span] = []
-    syntax: object = getattr(fileMeta, "TransferSyntaxUID", None)
-    if getattr(syntax, "is_deflated", False):
-        start: int = max((span.end or span.start for span in meta), default=0)
-        spans_collect(dataset, 0, "", spans)
-        inflated: bytes = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data[start:])
-        layout.buffers = [(data[:start], meta), (inflated, spans)]
-    else:
-        spans_collect(dataset, 0, "", spans)
-        layout.buffers = [(data, meta + spans)]
-    for _buffer, found in layout.buffers:
-        found.sort(key=lambda span: span.start)
-    return layout
+    encodings: list[str] = [charset] if isinstance(charset, str) else list(charset)
+    preamble: bool = data[PREAMBLE_BYTES : PREAMBLE_BYTES + len(DICOM_PREFIX)] == DICOM_PREFIX
+    meta: Dataset = getattr(dataset, "file_meta", None) or Dataset()
+    if not getattr(meta.get("TransferSyntaxUID"), "is_deflated", False):
+        return Layout((Part(data, ((meta, META_PATH), (dataset, ""))),), preamble, encodings)
+    start: int = max(
+        (span.end or span.start for span in Part(data, ((meta, META_PATH),)).spans(True)), default=0
+    )
+    inflated: bytes = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data[start:])
+    parts: tuple[Part, ...] = (
+        Part(data[:start], ((meta, META_PATH),)),
+        Part(inflated, ((dataset, ""),), False),
+    )
+    return Layout(parts, preamble, encodings)
 
 
 @dataclass(frozen=True)
 class Hit:
-    """An original value found in an output.
-
-    Attributes:
-        where: the element that holds it (``(0009,1001)``), or ``the preamble``.
-        source: the element whose original value it is (``PatientID``).
-    """
+    """An original value found in an output: ``where`` (the element that holds it, ``(0009,1001)``,
+    or ``the preamble``) and ``source`` (the element whose original value it is, ``PatientID``)."""
 
     where: str
     source: str
@@ -365,19 +361,27 @@ def segments_scanned(size: int, spans: list[Span]) -> Iterator[tuple[int, int]]:
         yield position, size
 
 
-def offset_where(offset: int, spans: list[Span], starts: list[int], preamble: bool, first: bool) -> str:
-    """The element whose value holds a byte, from the spans sorted by start."""
-    if first and preamble and offset < PREAMBLE_BYTES:
-        return "the preamble"
-    if first and preamble and offset < PREAMBLE_BYTES + len(DICOM_PREFIX):
-        return "the DICM prefix"
+def span_at(offset: int, spans: list[Span], starts: list[int]) -> Span | None:
+    """The element whose value holds a byte, from the spans sorted by start; None between elements."""
     index: int = bisect.bisect_right(starts, offset) - 1
     if index < 0:
-        return f"byte {offset}"
+        return None
     span: Span = spans[index]
-    if span.end is not None and offset >= span.end:
-        return f"byte {offset}, after {span.path}"
-    return span.path
+    return span if span.end is None or offset < span.end else None
+
+
+def place_name(offset: int, span: Span | None, preamble: bool) -> str:
+    """Where a hit is, for the message.
+
+    Example:
+        >>> place_name(40, None, True), place_name(300, Span(290, 310, "(0009,1001)"), True)
+        ('the preamble', '(0009,1001)')
+    """
+    if preamble and offset < PREAMBLE_BYTES:
+        return "the preamble"
+    if preamble and offset < PREAMBLE_BYTES + len(DICOM_PREFIX):
+        return "the DICM prefix"
+    return span.path if span is not None else f"byte {offset}"
 
 
 def output_verify(output: bytes | str, changes: Iterable[Change]) -> list[Hit]:
@@ -402,18 +406,33 @@ def output_verify(output: bytes | str, changes: Iterable[Change]) -> list[Hit]:
 
 
 def needles_find(data: bytes, needles: list[Needle]) -> list[Hit]:
-    """Search an output's bytes for the needles: one pass per buffer with one pattern."""
+    """Search an output's bytes for the needles: one pass per part with one pattern.
+
+    The pass leaves out the top-level pixel, overlay and waveform data; only when it finds
+    something are the nested elements' positions worked out, to leave out a match in nested
+    pixel data (an icon) and to name the element of each hit.
+    """
     layout: Layout = layout_read(data)
     search: Search | None = search_compile(needles, layout.encodings)
     if search is None:
         return []
     hits: dict[str, Hit] = {}
-    for number, (buffer, spans) in enumerate(layout.buffers):
+    for part in layout.parts:
+        matches: list[re.Match[bytes]] = [
+            match
+            for start, end in segments_scanned(len(part.data), part.spans(deep=False))
+            for match in search.pattern.finditer(part.data, start, end)
+        ]
+        if not matches:
+            continue
+        spans: list[Span] = part.spans(deep=True)
         starts: list[int] = [span.start for span in spans]
-        for start, end in segments_scanned(len(buffer), spans):
-            for match in search.pattern.finditer(buffer, start, end):
-                where: str = offset_where(match.start(), spans, starts, layout.preamble, number == 0)
-                hits.setdefault(where, Hit(where, search.needles[match.group()].source))
+        for match in matches:
+            span: Span | None = span_at(match.start(), spans, starts)
+            if span is not None and not span.scanned:
+                continue
+            where: str = place_name(match.start(), span, layout.preamble and part.first)
+            hits.setdefault(where, Hit(where, search.needles[match.group()].source))
     return list(hits.values())
 
 
