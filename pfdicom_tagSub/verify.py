@@ -57,8 +57,8 @@ NOT_SEARCHED_VRS: frozenset[str] = frozenset(
     | {"UV", "SV", "FL", "FD"}
 )
 CODED_KEYWORDS: frozenset[str] = frozenset(
-    {"CodeValue", "CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning", "LongCodeValue"}
-    | {"URNCodeValue"}
+    {"CodeValue", "LongCodeValue", "URNCodeValue", "CodingSchemeDesignator", "CodingSchemeVersion"}
+    | {"CodeMeaning"}
 )
 SINGLE_VALUE_VRS: frozenset[str] = frozenset({"LT", "ST", "UT", "UR"})
 PADDING: str = " \x00"
@@ -75,14 +75,9 @@ HITS_LISTED_MAX: int = 3
 
 @dataclass(frozen=True)
 class Needle:
-    """One original text to search for.
-
-    Attributes:
-        text: the text, as the element held it (one value; one name component).
-        source: the element it came from, as its change names it (``PatientID``,
-            ``OtherPatientIDsSequence[0].PatientName``).
-        vr: that element's VR.
-    """
+    """One original text to search for: ``text`` as the element held it (one value; one name
+    component), ``source`` the element it came from as its change names it (``PatientID``,
+    ``OtherPatientIDsSequence[0].PatientName``), ``vr`` that element's VR."""
 
     text: str
     source: str
@@ -105,9 +100,14 @@ def change_isSearched(change: Change) -> bool:
     """
     if change.old is None or change.action == "create" or change.old == change.new:
         return False
-    if change.vr in NOT_SEARCHED_VRS or change.keyword in CODED_KEYWORDS:
+    if change.vr in NOT_SEARCHED_VRS or change.keyword in CODED_KEYWORDS or tag_isPrivateCreator(change.tag):
         return False
     return not (change.vr == "UI" and change.old.strip(PADDING) in UID_dictionary)
+
+
+def tag_isPrivateCreator(tag: int) -> bool:
+    """Whether a tag is a private creator's, (gggg,0010)-(gggg,00FF): it names a vendor, not a person."""
+    return bool(tag >> 16 & 1) and 0x10 <= tag & 0xFFFF <= 0xFF
 
 
 def change_texts(change: Change) -> list[str]:
@@ -180,12 +180,8 @@ def needle_pattern(encoded: bytes, needle: Needle) -> bytes:
 
 @dataclass(frozen=True)
 class Search:
-    """The needles of one file, encoded, compiled into one pattern.
-
-    Attributes:
-        pattern: every encoded needle, longest first.
-        needles: encoded bytes to the needle they encode.
-    """
+    """The needles of one file, encoded, compiled into one ``pattern`` (longest first); ``needles``
+    maps encoded bytes to the needle they encode."""
 
     pattern: re.Pattern[bytes]
     needles: dict[bytes, Needle]

@@ -376,6 +376,7 @@ def test_texts_of_4_characters_and_name_components_of_3_are_searched(made: Chang
         change("SH", "113100", keyword="CodeValue"),
         change("LO", "Basic Application Confidentiality Profile", keyword="CodeMeaning"),
         change("SH", "DCM", keyword="CodingSchemeDesignator"),
+        Change("(0009,0010)", 0x00090010, "", "LO", "remove", "ACME IMAGING", None, "rule"),
         change("LO", "MRN000123", action="create", new="x"),
         change("LO", "MRN000123", new="MRN000123"),  # not changed
     ],
