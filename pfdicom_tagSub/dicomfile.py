@@ -357,6 +357,7 @@ class FileJob:
         if self.options.dryRun:
             encoded: io.BytesIO | NullStream = io.BytesIO() if self.options.verify else NullStream()
             dataset_encode(dataset, encoded)  # what pydicom cannot encode fails here too
+            del dataset  # --verify parses the output again: the data set need not be held as well
             if isinstance(encoded, io.BytesIO):
                 self.output_verify(result, encoded.getvalue())
             result.outcome = "planned"
@@ -365,6 +366,7 @@ class FileJob:
         result.tempPath = dataset_write(dataset, self.tempDir, result.outputPath)
         if self.options.inPlace:
             shutil.copymode(task.inputPath, result.tempPath)
+        del dataset
         if self.options.verify:
             self.output_verify(result, result.tempPath)
         result.outcome = "written"
@@ -380,8 +382,9 @@ class FileJob:
             hits: list[Hit] = output_verify(output, result.changes)
         except Exception as err:  # an output pydicom cannot read back is not known to be clean
             temp_discard(result)
+            result.verified = "failed"
             raise VerifyError(f"--verify: the output cannot be read back: {line_first(err)}") from None
-        result.verified = "hit" if hits else "clean"
+        result.verified = "failed" if hits else "clean"
         if hits:
             temp_discard(result)
             raise VerifyError(hits_describe(hits))

@@ -298,7 +298,7 @@ class Change:
 
 
 Outcome = Literal["written", "planned", "exists", "notDicom", "failed"]
-Verdict = Literal["", "clean", "hit"]
+Verdict = Literal["", "clean", "failed"]
 
 
 @dataclass
@@ -319,8 +319,8 @@ class FileResult:
         skips: rules not applied for an absent reference.
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
         tiffPreamble: its preamble is a TIFF header, kept (every other changed file's is zeroed).
-        verified: what ``--verify`` found in its output: ``clean``, a ``hit`` (not written), or ''
-            when it was not searched.
+        verified: what ``--verify`` found in its output: ``clean``; ``failed``: an original value
+            (or the output could not be read back), so not written; '' when it was not searched.
     """
 
     inputPath: str
@@ -375,7 +375,7 @@ class RunRecord:
         self.regexHits.update(result.regexHits)
         self.filesTiffPreamble += result.tiffPreamble and result.outcome in ("written", "planned")
         self.filesVerified += result.verified == "clean"
-        self.filesVerifyFailed += result.verified == "hit"
+        self.filesVerifyFailed += result.verified == "failed"
         entry: dict[str, str] = {"file": result.inputPath, "reason": result.reason}
         match result.outcome:
             case "written":
