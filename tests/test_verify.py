@@ -18,18 +18,20 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_files
 from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEGBaseline8Bit,
 )
 
 from pfdicom_tagSub.dicomfile import FileJob
-from pfdicom_tagSub.models import Change, FileTask, TagSubOptions
+from pfdicom_tagSub.models import FileTask, TagSubOptions
 from pfdicom_tagSub.rules import rules_compile
-from pfdicom_tagSub.verify import change_texts, layout_read, needles_make
+from pfdicom_tagSub.verify import layout_read
 from tests.conftest import EXAMPLES, CliRun, dcm
 from tests.safety_support import dataset_save, error_lines, files_under, image_dataset
 
@@ -209,8 +211,23 @@ def pixels_add(dataset: Dataset, data: bytes) -> None:
     dataset.PixelData = data
 
 
+def large_pixels_add(dataset: Dataset, data: bytes) -> None:
+    """Pixel data larger than what is read back of the output: only its position is."""
+    dataset.Rows = dataset.Columns = 256
+    dataset.PixelData = data.ljust(256 * 256 * 2, b"\x00")
+
+
+def encapsulated_add(dataset: Dataset, data: bytes) -> None:
+    """Encapsulated (compressed) pixel data of undefined length, larger than what is read back."""
+    dataset.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    dataset.PixelData = encapsulate([data.ljust(100_000, b"\x01"), data])
+    dataset["PixelData"].VR = "OB"
+
+
 @pytest.mark.parametrize(
-    "where", [pixels_add, overlay_add, icon_add, waveform_add], ids=lambda add: add.__name__
+    "where",
+    [pixels_add, large_pixels_add, encapsulated_add, overlay_add, icon_add, waveform_add],
+    ids=lambda add: add.__name__,
 )
 def test_pixel_overlay_and_waveform_data_holding_the_value_bytes_are_no_hit(
     cli: Cli, tmp_path: Path, where: Callable[[Dataset, bytes], None]
@@ -341,49 +358,6 @@ def test_the_example_tree_under_the_readme_rules_without_verify_keeps_those_valu
     output: Dataset = dcm(tmp_path / "out" / "PAT001" / "MR_T1_axial" / "IM0001.dcm")
     assert "MRN000123" in str(output[0x00091001].value)
     assert output.OtherPatientIDsSequence[0].IssuerOfPatientID == "Princeton General Hospital"
-
-
-# -- what is searched for ------------------------------------------------------------------------
-
-
-def change(vr: str, old: str, keyword: str = "X", action: str = "replace", new: str | None = "n") -> Change:
-    return Change(keyword, 0, keyword, vr, action, old, new, "rule")  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("made", "texts"),
-    [
-        (change("LO", "MRN000123\\AB\\ABCD "), ["MRN000123", "ABCD"]),
-        (change("LT", "one\\two three"), ["one\\two three"]),
-        (change("PN", "DOE^JANE^^Dr^Jr=YAMADA^TARO"), ["DOE", "JANE", "YAMADA", "TARO"]),
-        (change("DA", "20240115"), ["20240115"]),
-        (change("UI", "2.25.1234"), ["2.25.1234"]),
-    ],
-)
-def test_texts_of_4_characters_and_name_components_of_3_are_searched(made: Change, texts: list[str]) -> None:
-    assert [needle.text for needle in needles_make([made])] == texts
-    assert change_texts(made) == texts
-
-
-@pytest.mark.parametrize(
-    "made",
-    [
-        change("CS", "ORIGINAL"),
-        change("DS", "12345.5"),
-        change("IS", "123456"),
-        change("US", "512"),
-        change("UI", "1.2.840.10008.5.1.4.1.1.7"),  # a standard UID: Secondary Capture Image Storage
-        change("SH", "113100", keyword="CodeValue"),
-        change("LO", "Basic Application Confidentiality Profile", keyword="CodeMeaning"),
-        change("SH", "DCM", keyword="CodingSchemeDesignator"),
-        Change("(0009,0010)", 0x00090010, "", "LO", "remove", "ACME IMAGING", None, "rule"),
-        change("LO", "MRN000123", action="create", new="x"),
-        change("LO", "MRN000123", new="MRN000123"),  # not changed
-    ],
-    ids=lambda made: f"{made.vr}-{made.keyword}-{made.action}",
-)
-def test_values_that_identify_no_one_are_not_searched(made: Change) -> None:
-    assert needles_make([made]) == []
 
 
 def test_every_element_position_read_from_pydicoms_files_is_just_after_its_own_header() -> None:
