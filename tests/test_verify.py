@@ -143,6 +143,24 @@ def test_a_nested_element_is_named_by_its_path(cli: Cli, tmp_path: Path) -> None
     assert "OtherPatientIDsSequence[1].ContentSequence[0].TextValue holds the original PatientName" in line
 
 
+@pytest.mark.parametrize("dryRun", [False, True], ids=["written", "dry run"])
+def test_an_element_deep_in_a_large_sequence_is_named(cli: Cli, tmp_path: Path, dryRun: bool) -> None:
+    """A sequence larger than what is read back of the output is read when a hit must be named."""
+    planted: Dataset = image_dataset(1)
+    items: list[Dataset] = []
+    for index in range(2000):
+        item = Dataset()
+        item.PatientID = f"OTHER{index:05d}"
+        item.IssuerOfPatientID = "Regional Registry of Somewhere Far Away"
+        items.append(item)
+    items[1500].IssuerOfPatientID = f"registry of {PATIENT_ID}"
+    planted.OtherPatientIDsSequence = Sequence(items)
+    planted["OtherPatientIDsSequence"].is_undefined_length = False
+    run: CliRun = verify_run(cli, tree_with(tmp_path, planted), tmp_path / "out", *(["--dryRun"] if dryRun else []))
+    line: str = hit_line(run)
+    assert line.endswith("--verify: OtherPatientIDsSequence[1500].IssuerOfPatientID holds the original PatientID")
+
+
 def test_the_file_meta_is_searched(cli: Cli, tmp_path: Path) -> None:
     planted: Dataset = image_dataset(1)
     planted.file_meta.ImplementationVersionName = PATIENT_ID
