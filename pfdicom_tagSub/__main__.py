@@ -83,6 +83,20 @@ def parserRules_add(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--topLevelOnly", dest="topLevelOnly", action="store_true", help="leave nested sequences alone"
     )
+    group.add_argument(
+        "--keyFile",
+        dest="keyFile",
+        default="",
+        metavar="FILE",
+        help="the secret key of hash/uid/dateshift (else $PFDICOM_TAGSUB_KEY, else a generated one)",
+    )
+    group.add_argument(
+        "--dateShiftRange",
+        dest="dateShiftRange",
+        default="-1095:-1",
+        metavar="MIN:MAX",
+        help="days a seeded dateshift moves by (default -1095:-1; write --dateShiftRange=-30:-10)",
+    )
 
 
 def parserOutput_add(parser: argparse.ArgumentParser) -> None:

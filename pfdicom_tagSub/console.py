@@ -6,7 +6,7 @@ run's verbosity; error lines always go to stderr. Lines are written through tqdm
 progress bar on the terminal is not torn.
 
 Key components:
-    - Console: ``qprint(message, level=1, comms="status")``, ``error(message)``
+    - Console: ``qprint(message, level=1, comms="status")``, ``error(message)``, ``notice(message)``
 
 Typical usage:
     dp = Console(verbosity=1)
@@ -87,6 +87,10 @@ class Console:
     def error(self, message: str) -> None:
         """An error line, ``pfdicom_tagSub: error: ...``, on stderr at every verbosity."""
         self.qprint(f"{self.within}: error: {message}", comms="error")
+
+    def notice(self, message: str) -> None:
+        """A line the user must see once whatever the verbosity (a secret key created), on stderr."""
+        self.write(f"{self.within}: {message}", sys.stderr)
 
     def warning(self, message: str, level: int = 1) -> None:
         """A warning line on stderr, from verbosity ``level`` up."""

@@ -4,8 +4,8 @@ A file goes through ``FileJob.file_process``: read with pydicom (a file that is 
 recognised and skipped, one cut short is refused), planned (``plan``: a list of changes, every
 result checked for its element), the changes applied, and the file written whole under a
 temporary name for the parent to place (``output``); with ``--verify``, that file is searched
-for the original values (``verify``) and removed if one is found. Whatever goes wrong with one file is
-caught here and recorded in its result, so that its neighbours carry on.
+for the original values (``verify``) and removed if one is found. Whatever goes wrong with one
+file is caught here and recorded in its result, so that its neighbours carry on.
 
 Key components:
     - dicom_read: a path to a Dataset, or NotDicomError / DicomReadError
@@ -40,7 +40,7 @@ from pydicom.tag import BaseTag, Tag
 
 from pfdicom_tagSub.dictionary import keyword_of
 from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, VerifyError, line_first
-from pfdicom_tagSub.functions import FUNCTIONS
+from pfdicom_tagSub.functions import FUNCTIONS, Context
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
 from pfdicom_tagSub.output import (
     NullStream,
@@ -272,6 +272,8 @@ class FileJob:
         stem: the parsed ``--outputFileStem``, None to keep input names.
         tempDir: the run's temporary directory, given by the engine before the run.
         outputDirs: the output directories this process has prepared.
+        context: the run's secret key (when a rule needs one) and date-shift range; it reaches
+            worker processes inside this job, never through their command line or environment.
     """
 
     options: TagSubOptions
@@ -279,6 +281,7 @@ class FileJob:
     stem: Template | None = None
     tempDir: str = ""
     outputDirs: OutputDirs = field(default_factory=OutputDirs)
+    context: Context = field(default_factory=Context)
 
     def libraries_load(self) -> None:
         """Load what the first file would load, before worker processes are forked.
@@ -333,7 +336,12 @@ class FileJob:
         except OSError as err:
             result.outcome, result.reason = "failed", f"cannot read: {err.strerror or err}"
         except Exception as err:  # a file that breaks the parser must not stop its neighbours
-            result.outcome, result.reason = "failed", f"cannot be processed: {type(err).__name__}: {err}"
+            # the library's words may quote a value: they are shown only at verbosity 5
+            result.outcome, result.reason, result.message = (
+                "failed",
+                f"cannot be processed: {type(err).__name__}",
+                f"cannot be processed: {type(err).__name__}: {line_first(err)}",
+            )
         return result
 
     def file_transform(self, task: FileTask, result: FileResult, inputName: str) -> None:
@@ -341,11 +349,12 @@ class FileJob:
         dataset: Dataset = dicom_read(task.inputPath)
         result.read = True
         if self.stem is not None:
-            result.outputPath = os.path.join(task.outputDir, outputName_make(dataset, self.stem, inputName))
+            name: str = outputName_make(dataset, self.stem, inputName, self.context)
+            result.outputPath = os.path.join(task.outputDir, name)
             if self.outputExists(result):
                 return
         planner: Planner = plan(
-            dataset, self.ruleset, self.options.topLevelOnly, self.options.removePrivateTags
+            dataset, self.ruleset, self.options.topLevelOnly, self.options.removePrivateTags, self.context
         )
         result.skips = tuple(planner.skips)
         result.regexHits = frozenset(planner.regexHits)
@@ -383,7 +392,10 @@ class FileJob:
         except Exception as err:  # an output pydicom cannot read back is not known to be clean
             temp_discard(result)
             result.verified = "failed"
-            raise VerifyError(f"--verify: the output cannot be read back: {line_first(err)}") from None
+            raise VerifyError(  # the library's words may quote a value: the record keeps only its kind
+                f"--verify: the output cannot be read back: {line_first(err)}",
+                f"--verify: the output cannot be read back: {type(err).__name__}",
+            ) from None
         result.verified = "failed" if hits else "clean"
         if hits:
             temp_discard(result)

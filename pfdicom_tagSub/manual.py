@@ -19,6 +19,7 @@ SYNOPSIS
         [--maxDepth <n>] [--followLinks] [--relativeDir]
         [-o|--outputFileStem <template>] [--outputLeafDir <format with %s>]
         [--removePrivateTags] [--topLevelOnly] [--overwrite] [--threads <n>]
+        [--keyFile <file>] [--dateShiftRange=<min>:<max>]
         [--dryRun] [--audit <file.sqlite>] [--verify]
         [--json] [--printElapsedTime] [-v|--verbosity <0..5>] [--syslog]
         [-x|--man] [-y|--synopsis] [--version] [-h|--help]
@@ -52,10 +53,15 @@ RULES
 
     Keys
         PatientName         a DICOM keyword (a typo is an error, with suggestions)
+        (0010,0020)         an element by its tag, in hex
+        (0009,"ACME 1.1",01)  a private element by its creator and element byte, found
+                            in each data set's own creator elements (in JSON:
+                            "(0009,\"ACME 1.1\",01)")
         re:.*hysician       every keyword in the file that the regex matches from its start
 
-        An explicit key beats a regex; among regexes the later one wins. Rules apply at
-        every depth of nested sequences (--topLevelOnly: top level only).
+        An explicit key beats a regex; among regexes a %_keep one wins, else the later
+        one. Rules apply at every depth of nested sequences (--topLevelOnly: top level
+        only). Keys of the file meta (group 0002) are rule errors.
 
     Values
         text                literal text
@@ -65,10 +71,31 @@ RULES
         %_strmsk|MASK_Kw    '*' keeps a character, anything else replaces it
         %_nospc|C_Keyword   runs of non-word characters joined with C
         %_name|seedKw_Kw    a fake name LAST^FIRST^ANON, the same for the same seed
+        %_hash|N_Keyword    keyed: first N hex characters of HMAC-SHA256(key, value)
+        %_uid|ROOT_Keyword  keyed: each UID value -> ROOT (default 2.25.) + one decimal
+                            component, 64 characters; standard UIDs kept; references
+                            follow the elements they name
+        %_dateshift|ARG_Kw  DA/DT moved by ARG days (-365), or by a keyed offset per
+                            seed keyword (patientID, read at the top level) within
+                            --dateShiftRange (default -1095:-1); DT keeps its time
 
         Values are computed from the file as read. A rule whose referenced element is
         absent is not applied to that file. A result that is not valid for the element's
         VR fails the file, which is then not written.
+
+    Actions (the whole value by itself)
+        %_remove            delete the element (a sequence with its items), every depth
+        %_keep              leave it as it is; beats every regex
+        %_dummy             a fixed value of its VR: ANONYMIZED, 19000101 (DA), 000000
+                            (TM), 19000101000000 (DT), 000D (AS), 0 (numbers); a UID is
+                            remapped as %_uid does
+        ""                  empty it
+
+    The secret key (for hash, uid, dateshift with a seed, dummy of a UID)
+        --keyFile FILE, else $PFDICOM_TAGSUB_KEY, else $XDG_CONFIG_HOME/pfdicom_tagSub/key
+        (~/.config/...), created once with 32 random bytes (64 hex characters), mode 0600,
+        and announced on stderr. At least 16 bytes. The same key gives the same values in
+        every run and on every machine; it never appears in outputs, logs or the audit.
 
     --tagInfo
         "PatientName,%_name|patientID_PatientName ++ PatientID,%_md5|7_PatientID"
@@ -115,7 +142,10 @@ EXIT STATUS
 
     0   every DICOM file was written (or kept because its output exists)
     1   a file failed, or the run could not start
-    2   bad arguments or bad rules; nothing was written
+    2   bad arguments or bad rules; nothing was written. A run with no rules and no
+        --removePrivateTags is exit 2: nothing to de-identify.
+
+    Messages never show element values; --dryRun and -v 5 do, when asked.
 
 VERBOSITY
 

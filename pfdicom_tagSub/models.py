@@ -9,7 +9,8 @@ Key components:
     - TagSubOptions: every option, built from a loose dict such as ``vars(args)`` or the ChRIS
       wrapper's dict, with ``fromDict``
     - TextPiece, TagNamePiece, ReferencePiece, Template: a parsed value template
-    - Rule, RuleSkip: one checked rule; a rule skipped in a file for an absent reference
+    - PrivateKey, Rule, RuleSkip: one checked rule (its key and action); a rule skipped in a file
+      for an absent reference
     - Change: one element changed in one file, as a value (the plan is a list of them)
     - FileTask, FileResult: one file to process and what became of it, with its changes
     - RunRecord: the counts and lists of a whole run, filled result by result
@@ -69,6 +70,31 @@ def int_coerce(name: str, raw: object) -> int:
         raise UsageError(f"{name}: {raw!r} is not a whole number") from None
 
 
+def dateShiftRange_parse(text: str) -> tuple[int, int]:
+    """``--dateShiftRange MIN:MAX``: whole days, inclusive, MIN <= MAX, 0 outside (or some dates stay).
+
+    Raises:
+        UsageError: not two whole numbers, MIN above MAX, or 0 in the range.
+
+    Example:
+        >>> dateShiftRange_parse("-30:-10")
+        (-30, -10)
+    """
+    low, separator, high = text.strip().partition(":")
+    numbers: bool = all(re.fullmatch(r"\s*[+-]?[0-9]+\s*", part) for part in (low, high))
+    minimum, maximum = (int(low), int(high)) if numbers else (0, -1)  # (0, -1): refused below
+    if not separator or minimum > maximum:
+        raise UsageError(
+            f"--dateShiftRange {text!r}: give MIN:MAX, two whole numbers of days with MIN <= MAX "
+            "(--dateShiftRange=-30:-10)"
+        )
+    if minimum <= 0 <= maximum:
+        raise UsageError(
+            f"--dateShiftRange {text!r}: holds 0, which would leave some patients' dates as they are"
+        )
+    return minimum, maximum
+
+
 @dataclass
 class TagSubOptions:
     """Every option of a run.
@@ -110,6 +136,12 @@ class TagSubOptions:
     dryRun: bool = False
     audit: str = ""
     verify: bool = False
+    keyFile: str = ""
+    dateShiftRange: str = "-1095:-1"
+
+    def __post_init__(self) -> None:
+        self.dateShiftRange = self.dateShiftRange.strip() or "-1095:-1"  # a wrapper's '' is "not given"
+        dateShiftRange_parse(self.dateShiftRange)
 
     @classmethod
     def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
@@ -146,6 +178,11 @@ class TagSubOptions:
         """The output tree is the input tree."""
         return self.outputDir == IN_PLACE
 
+    @property
+    def dateShift(self) -> tuple[int, int]:
+        """``--dateShiftRange`` as (MIN, MAX) days."""
+        return dateShiftRange_parse(self.dateShiftRange)
+
 
 @dataclass(frozen=True)
 class TextPiece:
@@ -179,12 +216,8 @@ Piece = TextPiece | TagNamePiece | ReferencePiece
 
 @dataclass(frozen=True)
 class Template:
-    """A value template, parsed once per rule.
-
-    Attributes:
-        source: the text as the user wrote it.
-        pieces: literal text, ``#tag`` names and references, in order.
-    """
+    """A value template, parsed once per rule: ``source`` as the user wrote it, ``pieces`` its
+    literal text, ``#tag`` names and references, in order."""
 
     source: str
     pieces: tuple[Piece, ...]
@@ -198,21 +231,42 @@ class Template:
         ]
 
 
+RuleKind = Literal["keyword", "tag", "private", "regex"]
+RuleAction = Literal["template", "remove", "keep", "dummy"]
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    """A private element named by its creator, ``(gggg,"CREATOR",ee)``: group, creator, element byte."""
+
+    group: int
+    creator: str
+    element: int
+
+
 @dataclass(frozen=True)
 class Rule:
     """One checked rule.
 
     Attributes:
-        key: the key as written: a keyword or ``re:<regex>``.
-        template: the parsed value.
+        key: the key as written: a keyword, ``(gggg,eeee)``, ``(gggg,"CREATOR",ee)`` or ``re:<regex>``.
+        template: the parsed value (an action's is its word alone, with no pieces).
         index: the rule's position among all rules, for precedence and reporting.
         pattern: the compiled regex of a ``re:`` key, else None.
+        kind: what the key is: ``keyword``, ``tag``, ``private`` or ``regex``.
+        action: ``template`` (the value is computed), ``remove``, ``keep`` or ``dummy``.
+        tag: the element a keyword or tag key names, else None.
+        private: the element a private-creator key names, else None.
     """
 
     key: str
     template: Template
     index: int
     pattern: re.Pattern[str] | None = None
+    kind: RuleKind = "keyword"
+    action: RuleAction = "template"
+    tag: int | None = None
+    private: PrivateKey | None = None
 
     @property
     def isRegex(self) -> bool:
@@ -235,12 +289,8 @@ class RuleSkip:
 
 @dataclass(frozen=True)
 class FileTask:
-    """One file to process.
-
-    Attributes:
-        inputPath: the file, as walked under the input directory.
-        outputDir: the directory its output goes to, leaf template applied.
-    """
+    """One file to process: ``inputPath`` as walked under the input directory, ``outputDir`` the
+    directory its output goes to (leaf template applied)."""
 
     inputPath: str
     outputDir: str
@@ -298,7 +348,6 @@ class Change:
 
 
 Outcome = Literal["written", "planned", "exists", "notDicom", "failed"]
-Verdict = Literal["", "clean", "failed"]
 
 
 @dataclass
@@ -310,7 +359,8 @@ class FileResult:
         outcome: ``written``; ``planned`` (a dry run: it would be written); ``exists`` (output
             kept, not overwritten); ``notDicom``; ``failed``.
         reason: why, for every outcome but ``written`` and ``planned``; one line, no element values.
-        message: the same for the terminal, which may quote a rule's result; '' when as reason.
+        message: the same with the values it concerns (a rule's result), shown only at
+            verbosity 5; '' when it is the reason.
         outputPath: the final output path, once known.
         tempPath: the whole output written under a temporary name, awaiting its commit.
         read: the file was read as DICOM.
@@ -319,8 +369,7 @@ class FileResult:
         skips: rules not applied for an absent reference.
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
         tiffPreamble: its preamble is a TIFF header, kept (every other changed file's is zeroed).
-        verified: what ``--verify`` found in its output: ``clean``; ``failed``: an original value
-            (or the output could not be read back), so not written; '' when it was not searched.
+        verified: ``--verify``'s verdict: ``clean``, ``failed`` (so not written), '' (not searched).
     """
 
     inputPath: str
@@ -335,7 +384,7 @@ class FileResult:
     skips: tuple[RuleSkip, ...] = ()
     regexHits: frozenset[int] = frozenset()
     tiffPreamble: bool = False
-    verified: Verdict = ""
+    verified: Literal["", "clean", "failed"] = ""
 
 
 @dataclass

@@ -46,8 +46,9 @@ from typing import IO
 from pydicom.dataset import Dataset
 
 from pfdicom_tagSub.errors import OutputError, RunError, line_first, oserror_reason
+from pfdicom_tagSub.functions import Context
 from pfdicom_tagSub.models import FileResult, Template
-from pfdicom_tagSub.plan import lookup_make
+from pfdicom_tagSub.plan import lookup_make, scope_make
 from pfdicom_tagSub.template import Absent, template_evaluate
 
 TEMP_PREFIX: str = ".pfdicom_tagSub-tmp-"
@@ -89,15 +90,20 @@ def suffix_of(name: str) -> str:
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
-def outputName_make(dataset: Dataset, stem: Template | None, inputName: str) -> str:
+def outputName_make(dataset: Dataset, stem: Template | None, inputName: str, context: Context) -> str:
     """The output file's name: the input's, or the stem template's result plus the input's extension.
 
     Raises:
-        OutputError: the stem references an element the file lacks.
+        OutputError: the stem references an element the file lacks, or a function cannot take it.
     """
     if stem is None:
         return inputName
-    text: str | Absent = template_evaluate(stem, "", lookup_make([dataset]))
+    try:
+        text: str | Absent = template_evaluate(
+            stem, "", lookup_make([dataset]), scope_make([dataset], context)
+        )
+    except ValueError as err:
+        raise OutputError(f"--outputFileStem {stem.source!r}: {err}") from None
     if isinstance(text, Absent):
         raise OutputError(f"--outputFileStem {stem.source!r} needs {text}, which the file lacks")
     return name_safe(text, suffix_of(inputName))
@@ -288,8 +294,11 @@ def dataset_encode(dataset: Dataset, stream: IO[bytes] | NullStream) -> None:
             dataset.save_as(stream, enforce_file_format=False)  # type: ignore[arg-type]
     except OSError:
         raise
-    except Exception as err:
-        raise OutputError(f"pydicom cannot encode the data set: {line_first(err)}") from None
+    except Exception as err:  # pydicom's reason may quote a value: only at verbosity 5
+        raise OutputError(
+            f"pydicom cannot encode the data set: {line_first(err)}",
+            f"pydicom cannot encode the data set ({type(err).__name__})",
+        ) from None
 
 
 def output_place(tempPath: str, finalPath: str, overwrite: bool) -> bool:

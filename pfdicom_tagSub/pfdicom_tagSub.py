@@ -15,21 +15,25 @@ Typical usage:
     app.dp.qprint("Elapsed time = %f seconds" % d["runTime"])
 
 Dependencies:
-    - pfdicom_tagSub.pfdicom (the engine), dicomfile (the job it is given), rules, template, report
+    - pfdicom_tagSub.pfdicom (the engine), dicomfile (the job it is given), rules, template, keys,
+      report
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pfdicom_tagSub import report
 from pfdicom_tagSub.dicomfile import FileJob
 from pfdicom_tagSub.errors import UsageError
+from pfdicom_tagSub.functions import Context
+from pfdicom_tagSub.keys import Key, key_load
 from pfdicom_tagSub.models import TagSubOptions, Template
 from pfdicom_tagSub.pfdicom import pfdicom
-from pfdicom_tagSub.rules import RuleSet, rules_compile, tagStruct_load
+from pfdicom_tagSub.rules import RuleSet, rules_compile, rules_required, tagStruct_load
 from pfdicom_tagSub.sinks import audit_check
-from pfdicom_tagSub.template import template_parse
+from pfdicom_tagSub.template import template_needsKey, template_parse
 
 
 def path_isInside(path: Path, root: Path) -> bool:
@@ -71,11 +75,22 @@ class pfdicom_tagSub(pfdicom):
         super().__init__({**(args or {}), **kwargs})
         audit_validate(self.config)
         self.d_tagStruct: dict[str, str] = tagStruct_load(self.config)
+        rules_required(self.config, self.d_tagStruct)
         self.ruleset: RuleSet = rules_compile(self.d_tagStruct)
         self.stem: Template | None = (
             template_parse(self.config.outputFileStem) if self.config.outputFileStem else None
         )
-        self.job = FileJob(self.config, self.ruleset, self.stem)
+        self.job = FileJob(self.config, self.ruleset, self.stem, context=self.context_make())
+
+    def context_make(self) -> Context:
+        """What the functions share: the secret key, loaded only when a rule or the stem needs it.
+
+        Raises:
+            UsageError: the key cannot be read or created, or is too short.
+        """
+        needed: bool = self.ruleset.keyNeeded or (self.stem is not None and template_needsKey(self.stem))
+        key: Key | None = key_load(self.config.keyFile, os.environ, self.dp.notice) if needed else None
+        return Context(key, self.config.dateShift)
 
     def start_report(self) -> None:
         """The start line: version, roots, rules and workers."""

@@ -60,7 +60,8 @@ def change_describe(change: Change) -> str:
         ...                        "DOE^JOHN", "BROWN^STACY^ANON", "PatientName"))
         "PatientName (PN): 'DOE^JOHN' -> 'BROWN^STACY^ANON'  [PatientName]"
     """
-    old: str = value_show(change.old, "(absent)" if change.action == "create" else "(binary)")
+    held: str = "(sequence)" if change.vr == "SQ" else "(binary)"
+    old: str = value_show(change.old, "(absent)" if change.action == "create" else held)
     new: str = value_show(change.new, "removed")
     return f"{change.path} ({change.vr}): {old} -> {new}  [{change.rule}]"
 

@@ -108,4 +108,8 @@ def test_an_absent_target_is_planned_as_created_and_the_meta_follows_a_new_sop_i
 def test_a_result_invalid_for_its_vr_fails_the_plan_naming_path_vr_and_rule() -> None:
     with pytest.raises(ValueInvalidError) as caught:
         plan(nested_dataset(), rules_compile({"StudyID": "%PatientName-%PatientName"}), False, False)
-    assert caught.value.safe == 'StudyID (SH): the result is invalid: "StudyID": "%PatientName-%PatientName"'
+    assert (
+        caught.value.safe
+        == 'StudyID (SH): result is 17 characters, more than 16; rule "StudyID": "%PatientName-%PatientName"'
+    )
+    assert "DOE^JANE" not in caught.value.safe and "DOE^JANE-DOE^JANE" in caught.value.message

@@ -156,9 +156,10 @@ def test_an_element_deep_in_a_large_sequence_is_named(cli: Cli, tmp_path: Path, 
     items[1500].IssuerOfPatientID = f"registry of {PATIENT_ID}"
     planted.OtherPatientIDsSequence = Sequence(items)
     planted["OtherPatientIDsSequence"].is_undefined_length = False
-    run: CliRun = verify_run(cli, tree_with(tmp_path, planted), tmp_path / "out", *(["--dryRun"] if dryRun else []))
-    line: str = hit_line(run)
-    assert line.endswith("--verify: OtherPatientIDsSequence[1500].IssuerOfPatientID holds the original PatientID")
+    extra: list[str] = ["--dryRun"] if dryRun else []
+    run: CliRun = verify_run(cli, tree_with(tmp_path, planted), tmp_path / "out", *extra)
+    expected: str = "--verify: OtherPatientIDsSequence[1500].IssuerOfPatientID holds the original PatientID"
+    assert hit_line(run).endswith(expected)
 
 
 def test_the_file_meta_is_searched(cli: Cli, tmp_path: Path) -> None:
