@@ -135,6 +135,7 @@ class TagSubOptions:
     syslog: bool = False
     dryRun: bool = False
     audit: str = ""
+    verify: bool = False
     keyFile: str = ""
     dateShiftRange: str = "-1095:-1"
     dask: str = ""
@@ -216,12 +217,8 @@ Piece = TextPiece | TagNamePiece | ReferencePiece
 
 @dataclass(frozen=True)
 class Template:
-    """A value template, parsed once per rule.
-
-    Attributes:
-        source: the text as the user wrote it.
-        pieces: literal text, ``#tag`` names and references, in order.
-    """
+    """A value template, parsed once per rule: ``source`` as the user wrote it, ``pieces`` its
+    literal text, ``#tag`` names and references, in order."""
 
     source: str
     pieces: tuple[Piece, ...]
@@ -293,12 +290,8 @@ class RuleSkip:
 
 @dataclass(frozen=True)
 class FileTask:
-    """One file to process.
-
-    Attributes:
-        inputPath: the file, as walked under the input directory.
-        outputDir: the directory its output goes to, leaf template applied.
-    """
+    """One file to process: ``inputPath`` as walked under the input directory, ``outputDir`` the
+    directory its output goes to (leaf template applied)."""
 
     inputPath: str
     outputDir: str
@@ -377,6 +370,7 @@ class FileResult:
         skips: rules not applied for an absent reference.
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
         tiffPreamble: its preamble is a TIFF header, kept (every other changed file's is zeroed).
+        verified: ``--verify``'s verdict: ``clean``, ``failed`` (so not written), '' (not searched).
     """
 
     inputPath: str
@@ -391,6 +385,7 @@ class FileResult:
     skips: tuple[RuleSkip, ...] = ()
     regexHits: frozenset[int] = frozenset()
     tiffPreamble: bool = False
+    verified: Literal["", "clean", "failed"] = ""
 
 
 @dataclass
@@ -410,6 +405,8 @@ class RunRecord:
     filesNotDicom: int = 0
     filesFailed: int = 0
     filesTiffPreamble: int = 0
+    filesVerified: int = 0
+    filesVerifyFailed: int = 0
     elementsChanged: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     notDicom: list[dict[str, str]] = field(default_factory=list)
@@ -427,6 +424,8 @@ class RunRecord:
         self.ruleSkips.update(set(result.skips))
         self.regexHits.update(result.regexHits)
         self.filesTiffPreamble += result.tiffPreamble and result.outcome in ("written", "planned")
+        self.filesVerified += result.verified == "clean"
+        self.filesVerifyFailed += result.verified == "failed"
         entry: dict[str, str] = {"file": result.inputPath, "reason": result.reason}
         match result.outcome:
             case "written":

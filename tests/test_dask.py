@@ -37,7 +37,8 @@ BATCH_GIVEN_UP: str = "not processed: the Dask workers running its batch died (K
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """300 DICOM files of five patients in ten series, a file that is not DICOM and one cut short."""
+    """300 DICOM files of five patients in ten series, a file that is not DICOM, one cut short and
+    one whose private element holds its PatientID."""
     root: Path = tmp_path_factory.mktemp("dask") / "in"
     for number in range(FILES):
         patient: int = number % 5
@@ -46,6 +47,10 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         dataset_save(dataset, root / f"PAT{patient}" / f"series{number % 10}" / f"IM{number:04d}.dcm")
     (root / "README.txt").write_text("not DICOM\n")
+    leak = image_dataset(FILES, patientID="MRN00002", patientName="DOE^PAT2", size=64)
+    leak.add_new(0x00090010, "LO", "ACME 1.1")
+    leak.add_new(0x00091001, "LO", "MRN00002")  # the PatientID again, where no rule reaches: --verify's
+    dataset_save(leak, root / "PAT2" / "leak.dcm")
     # the README rules and keyed ones, whose key only the command reads (the workers have another)
     keyed: dict[str, str] = {"PatientID": "%_hash|16_PatientID", "re:.*InstanceUID$": "%_uid_#tag"}
     (root.parent / "rules.json").write_text(json.dumps({**README_RULES, **keyed}))
@@ -72,11 +77,12 @@ def localRun(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 
 
 def tool_command(where: Path, tree: Path, name: str, *options: str) -> list[str]:
-    """The installed command from ``where``, with relative paths, its audit beside its output."""
+    """The installed command from ``where``, with relative paths, its audit beside its output, every
+    output verified."""
     relativeTree: str = os.path.relpath(tree, where)
     command: list[str] = [str(console_script()), "-I", relativeTree, "-O", name, "--json", "-v", "0"]
     keyed: list[str] = ["-F", str(tree.parent / "rules.json"), "--keyFile", str(tree.parent / "key")]
-    return [*command, *keyed, "--audit", f"{name}.sqlite", *options]
+    return [*command, *keyed, "--audit", f"{name}.sqlite", "--verify", *options]
 
 
 def tool_run(where: Path, tree: Path, name: str, *options: str) -> CliRun:
@@ -109,15 +115,18 @@ def audit_content(path: Path, outputRoot: str) -> tuple[list[tuple[object, ...]]
 
 
 def runs_compare(localWhere: Path, local: CliRun, daskWhere: Path, dask: CliRun) -> None:
-    """Outputs byte for byte, exit status, the record's counts and lists, and the audit: all the same."""
-    assert dask.code == local.code == 1, dask.err  # the file cut short fails in both
+    """Outputs byte for byte, exit status, the record's counts and lists (--verify's included), and
+    the audit: all the same."""
+    assert dask.code == local.code == 1, dask.err  # the file cut short and the leak fail in both
     assert tree_snapshot(daskWhere / "dask") == tree_snapshot(localWhere / "local")
     assert len(tree_snapshot(daskWhere / "dask")) == FILES
     assert dask.json()["d_tagSub"] == local.json()["d_tagSub"]
-    assert dask.json()["d_tagSub"]["filesFailed"] == 1 and dask.json()["d_tagSub"]["filesNotDicom"] == 1
+    record: dict = dask.json()["d_tagSub"]  # type: ignore[type-arg]
+    assert record["filesNotDicom"] == 1 and record["filesVerified"] == FILES
+    assert record["filesVerifyFailed"] == 1 and record["filesFailed"] == 2
     daskAudit = audit_content(daskWhere / "dask.sqlite", str(daskWhere / "dask"))
     assert daskAudit == audit_content(localWhere / "local.sqlite", str(localWhere / "local"))
-    assert len(daskAudit[0]) == FILES + 2 and len(daskAudit[1]) > FILES
+    assert len(daskAudit[0]) == FILES + 3 and len(daskAudit[1]) > FILES
     leftovers: list[str] = [name for name in os.listdir(daskWhere / "dask") if name.startswith(TEMP_PREFIX)]
     assert leftovers == []
 
@@ -335,10 +344,18 @@ def test_a_dry_run_on_the_cluster_plans_what_a_local_dry_run_plans_and_writes_no
     cluster: DaskCluster, tree: Path, tmp_path: Path
 ) -> None:
     relativeTree: str = os.path.relpath(tree, tmp_path)
-    command: list[str] = [str(console_script()), relativeTree, "out", "-F", str(RULES), "--dryRun", "--json"]
+    command: list[str] = [
+        str(console_script()),
+        relativeTree,
+        "out",
+        "-F",
+        str(RULES),
+        "--dryRun",
+        "--verify",
+    ]
     runs: list[subprocess.CompletedProcess[str]] = [
         subprocess.run(command + extra, capture_output=True, text=True, cwd=tmp_path, timeout=RUN_TIMEOUT)
-        for extra in ([], ["--dask", cluster.address])
+        for extra in (["--json"], ["--json", "--dask", cluster.address])
     ]
     local, dask = (json.loads(run.stdout) for run in runs)
     assert dask["d_tagSub"] == local["d_tagSub"]
