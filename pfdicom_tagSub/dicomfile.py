@@ -23,6 +23,7 @@ Dependencies:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -31,17 +32,14 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import dcmread
-from pydicom.multival import MultiValue
-from pydicom.tag import BaseTag, Tag
 
-from pfdicom_tagSub.dictionary import keyword_of
 from pfdicom_tagSub.encode import NullStream, dataset_encode
 from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, VerifyError, line_first
 from pfdicom_tagSub.functions import FUNCTIONS, Context
+from pfdicom_tagSub.headeronly import HeaderFile, WholeReadNeeded, headerFile_read, rules_reachPixels
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
 from pfdicom_tagSub.output import (
     OutputDirs,
@@ -49,22 +47,15 @@ from pfdicom_tagSub.output import (
     outputName_make,
     temp_discard,
 )
-from pfdicom_tagSub.plan import Planner, changes_apply, element_isComplete, plan
+from pfdicom_tagSub.plan import Planner, changes_apply, plan
 from pfdicom_tagSub.rules import RuleSet
 from pfdicom_tagSub.verify import Hit, hits_describe, output_verify
+from pfdicom_tagSub.whole import DELIMITER_BYTES, dataset_checkWhole, dataset_hasContent
 
 PREAMBLE_BYTES: int = 128
 TIFF_HEADERS: frozenset[bytes] = frozenset({b"II*\x00", b"MM\x00*"})
 DICOM_PREFIX: bytes = b"DICM"
 HEADER_GROUPS: frozenset[int] = frozenset({0x0000, 0x0002, 0x0008})
-UNDEFINED_LENGTH: int = 0xFFFFFFFF
-UNKNOWN_END: int = -1
-DELIMITER_BYTES: int = 8
-SEQUENCE_DELIMITERS: frozenset[bytes] = frozenset(
-    {b"\xfe\xff\xdd\xe0\x00\x00\x00\x00", b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"}
-)
-COMMAND_GROUP: int = 0x0000
-SPECIFIC_CHARACTER_SET: BaseTag = Tag(0x0008, 0x0005)
 PARSE_ERRORS: tuple[type[Exception], ...] = (
     InvalidDicomError,
     EOFError,
@@ -135,114 +126,6 @@ def dicom_read(path: str) -> Dataset:
     return dataset
 
 
-def dataset_hasContent(dataset: Dataset) -> bool:
-    """Whether a data set holds more than a character set and command elements.
-
-    pydicom decodes the Specific Character Set while reading, so a file cut inside or just after
-    it leaves that one element, which no completeness check can judge; a zero-filled file reads
-    as command elements (0000,0000).
-    """
-    return any(
-        tag.group != COMMAND_GROUP and tag != SPECIFIC_CHARACTER_SET
-        for tag in dataset.keys()  # noqa: SIM118  # iterating a Dataset would decode every element
-    )
-
-
-def dataset_checkComplete(dataset: Dataset, where: str = "") -> None:
-    """Refuse a data set whose top-level elements are shorter than their headers say.
-
-    Raises:
-        DicomReadError: naming the first truncated element.
-    """
-    for tag in dataset.keys():  # noqa: SIM118  # iterating a Dataset would decode every element
-        if not element_isComplete(dataset.get_item(tag)):
-            name: str = keyword_of(tag) or str(tag)
-            raise DicomReadError(f"truncated: {where}{name} is shorter than its header says")
-
-
-def dataset_checkWhole(dataset: Dataset, fileSize: int, tail: bytes) -> None:
-    """Refuse a data set that is shorter than its file: writing it would drop the rest of the file.
-
-    pydicom ends a data set quietly when the file stops inside an element's header, and drops an
-    undefined-length element (encapsulated pixel data) whose delimiter the file lacks; either way
-    the elements it read end before the file does. A file cut exactly between two elements is a
-    shorter data set that no reader can tell from a whole one.
-
-    Args:
-        dataset: as read.
-        fileSize: the file's size in bytes.
-        tail: the file's last bytes (at most 8).
-
-    Raises:
-        DicomReadError: a truncated element, or bytes after the last whole element.
-    """
-    meta: Dataset | None = getattr(dataset, "file_meta", None)
-    if meta is not None:
-        dataset_checkComplete(meta, "file meta ")
-    syntax: object = getattr(meta, "TransferSyntaxUID", None) if meta is not None else None
-    if getattr(syntax, "is_deflated", False):  # positions count in the inflated stream, not the file
-        dataset_checkComplete(dataset)
-        return
-    last: tuple[int | None, BaseTag] | None = dataset_end(dataset)
-    if last is None:
-        return
-    end, tag = last
-    if end is None:
-        whole: bool = tail in SEQUENCE_DELIMITERS  # an undefined-length sequence ends the file
-    else:
-        whole = end >= fileSize
-    if not whole:
-        gap: str = "bytes" if end is None else f"{fileSize - end} bytes"
-        raise DicomReadError(f"truncated: the {gap} after {keyword_of(tag) or tag} are not a whole element")
-
-
-def dataset_end(dataset: Dataset) -> tuple[int | None, BaseTag] | None:
-    """The file offset just past the last top-level element read, with its tag; None when empty.
-
-    The offset is None when that element is a sequence of undefined length: pydicom does not
-    record where it ends (one cut short raises while it is read). None for the whole data set
-    when the last element is one pydicom converted while reading and whose end it cannot give.
-
-    Raises:
-        DicomReadError: an element is shorter than its header says.
-    """
-    last: tuple[int | None, BaseTag] | None = None
-    lastStart: int = -1
-    for tag in dataset.keys():  # noqa: SIM118  # iterating a Dataset would decode every element
-        element: object = dataset.get_item(tag)
-        if not isinstance(element, RawDataElement):
-            start: int | None = getattr(element, "file_tell", None)
-            if getattr(element, "VR", "") == "SQ":
-                if (start or 0) > lastStart:
-                    last, lastStart = (None, tag), start or 0
-            elif start is not None and start > lastStart and element_isEmpty(element):
-                # converted while read (pydicom does so with some empty values): it ends where its
-                # value would start
-                last, lastStart = (start, tag), start
-            elif start is None or start > lastStart:
-                last, lastStart = (UNKNOWN_END, tag), start or lastStart
-            continue
-        if element.length != UNDEFINED_LENGTH:
-            if element.value is not None and len(element.value) < element.length:
-                raise DicomReadError(f"truncated: {keyword_of(tag) or tag} is shorter than its header says")
-            end: int = element.value_tell + element.length
-        elif element.value is not None:
-            end = element.value_tell + len(element.value) + DELIMITER_BYTES
-        else:
-            return None
-        if element.value_tell > lastStart:
-            last, lastStart = (end, tag), element.value_tell
-    if last is not None and last[0] == UNKNOWN_END:
-        return None
-    return last
-
-
-def element_isEmpty(element: object) -> bool:
-    """Whether a converted element's value is empty (None, '', b'' or no values)."""
-    value: object = getattr(element, "value", None)
-    return value is None or (isinstance(value, str | bytes | list | MultiValue) and len(value) == 0)
-
-
 def preamble_clear(dataset: Dataset) -> bool:
     """Zero a preamble that holds anything (text there is a place identifiers hide), unless it is a
     TIFF header: a dual-personality file, whose TIFF part would break. Returns True for TIFF.
@@ -273,6 +156,8 @@ class FileJob:
         outputDirs: the output directories this process has prepared.
         context: the run's secret key (when a rule needs one) and date-shift range; it reaches
             worker processes inside this job, never through their command line or environment.
+        headerOnly: files may take the header-only way (``headeronly``); False when the rules or
+            the output name may reach pixel data, and to have every file read whole.
     """
 
     options: TagSubOptions
@@ -281,6 +166,10 @@ class FileJob:
     tempDir: str = ""
     outputDirs: OutputDirs = field(default_factory=OutputDirs)
     context: Context = field(default_factory=Context)
+    headerOnly: bool = True
+
+    def __post_init__(self) -> None:
+        self.headerOnly = self.headerOnly and not rules_reachPixels(self.ruleset, self.stem)
 
     def libraries_load(self) -> None:
         """Load what the first file would load, before worker processes are forked.
@@ -344,40 +233,99 @@ class FileJob:
         return result
 
     def file_transform(self, task: FileTask, result: FileResult, inputName: str) -> None:
-        """The steps of ``file_process``, raising on the first problem."""
+        """The steps of ``file_process``, raising on the first problem: the header-only way where
+        it covers the file, else the whole read."""
+        header: HeaderFile | None = headerFile_read(task.inputPath) if self.headerOnly else None
+        if header is not None:
+            attempt: FileResult = dataclasses.replace(result)
+            try:
+                output: bytes | str | None = self.header_transform(task, attempt, inputName, header)
+            except Exception:  # not covered, or wrong: the whole read meets it and says what is wrong
+                pass
+            else:
+                vars(result).update(vars(attempt))
+                self.output_finish(result, output)
+                return
+        self.whole_transform(task, result, inputName)
+
+    def header_transform(
+        self, task: FileTask, result: FileResult, inputName: str, header: HeaderFile
+    ) -> bytes | str | None:
+        """The header-only way: the header planned and written by pydicom, the pixel data and
+        what follows it copied; the output (``output_finish``).
+
+        Raises:
+            WholeReadNeeded: the changes or the file are not what this way covers.
+        """
+        dataset: Dataset = header.dataset
+        planner: Planner | None = self.dataset_plan(dataset, task, result, inputName)
+        if planner is None:
+            return None
+        if not header.fits(planner.changes):
+            raise WholeReadNeeded("a change at or after the pixel data")
+        self.changes_take(dataset, planner, result)
+        data: bytes | None = header.encode(dataset)
+        if data is None:
+            raise WholeReadNeeded("pydicom would write it otherwise")
+        result.spliced = True
+        if self.options.dryRun:
+            return header.bytes_make(data) if self.options.verify else None
+        self.outputDirs.prepare(task.outputDir)
+        result.tempPath = header.write(data, self.tempDir, result.outputPath)
+        return result.tempPath
+
+    def whole_transform(self, task: FileTask, result: FileResult, inputName: str) -> None:
+        """The whole read: the file read, planned and written whole by pydicom."""
         dataset: Dataset = dicom_read(task.inputPath)
+        planner: Planner | None = self.dataset_plan(dataset, task, result, inputName)
+        if planner is None:
+            return
+        self.changes_take(dataset, planner, result)
+        if self.options.dryRun:
+            encoded: io.BytesIO | NullStream = io.BytesIO() if self.options.verify else NullStream()
+            dataset_encode(dataset, encoded)  # what pydicom cannot encode fails here too
+            del dataset  # --verify parses the output again: the data set need not be held as well
+            self.output_finish(result, encoded.getvalue() if isinstance(encoded, io.BytesIO) else None)
+            return
+        self.outputDirs.prepare(task.outputDir)
+        result.tempPath = dataset_write(dataset, self.tempDir, result.outputPath)
+        del dataset
+        self.output_finish(result, result.tempPath)
+
+    def dataset_plan(
+        self, dataset: Dataset, task: FileTask, result: FileResult, inputName: str
+    ) -> Planner | None:
+        """Name the output and plan the changes of a file read; None when its output exists and is kept."""
         result.read = True
         if self.stem is not None:
             name: str = outputName_make(dataset, self.stem, inputName, self.context)
             result.outputPath = os.path.join(task.outputDir, name)
             if self.outputExists(result):
-                return
+                return None
         planner: Planner = plan(
             dataset, self.ruleset, self.options.topLevelOnly, self.options.removePrivateTags, self.context
         )
         result.skips = tuple(planner.skips)
         result.regexHits = frozenset(planner.regexHits)
+        return planner
+
+    def changes_take(self, dataset: Dataset, planner: Planner, result: FileResult) -> None:
+        """Apply the planned changes; a changed file's preamble is cleared."""
         changes_apply(dataset, planner.changes)
         result.analyzed = True
         result.changes = tuple(planner.changes)
         if result.changes:
             result.tiffPreamble = preamble_clear(dataset)
-        if self.options.dryRun:
-            encoded: io.BytesIO | NullStream = io.BytesIO() if self.options.verify else NullStream()
-            dataset_encode(dataset, encoded)  # what pydicom cannot encode fails here too
-            del dataset  # --verify parses the output again: the data set need not be held as well
-            if isinstance(encoded, io.BytesIO):
-                self.output_verify(result, encoded.getvalue())
-            result.outcome = "planned"
+
+    def output_finish(self, result: FileResult, output: bytes | str | None) -> None:
+        """The written (or, in a dry run, encoded) output: its mode, ``--verify``, its outcome."""
+        if result.outcome == "exists":
             return
-        self.outputDirs.prepare(task.outputDir)
-        result.tempPath = dataset_write(dataset, self.tempDir, result.outputPath)
-        if self.options.inPlace:
-            shutil.copymode(task.inputPath, result.tempPath)
-        del dataset
-        if self.options.verify:
-            self.output_verify(result, result.tempPath)
-        result.outcome = "written"
+        if not self.options.dryRun and self.options.inPlace:
+            shutil.copymode(result.inputPath, result.tempPath)
+        if self.options.verify and output is not None:
+            self.output_verify(result, output)
+        result.outcome = "planned" if self.options.dryRun else "written"
 
     def output_verify(self, result: FileResult, output: bytes | str) -> None:
         """``--verify``: search the output (bytes, or the temporary file) for the original values.

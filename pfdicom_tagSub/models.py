@@ -232,6 +232,7 @@ class FileResult:
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
         tiffPreamble: its preamble is a TIFF header, kept (every other changed file's is zeroed).
         verified: ``--verify``'s verdict: ``clean``, ``failed`` (so not written), '' (not searched).
+        spliced: written the header-only way: only the header encoded by pydicom, the rest copied.
     """
 
     inputPath: str
@@ -247,6 +248,7 @@ class FileResult:
     regexHits: frozenset[int] = frozenset()
     tiffPreamble: bool = False
     verified: Literal["", "clean", "failed"] = ""
+    spliced: bool = False
 
 
 @dataclass

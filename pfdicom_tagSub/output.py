@@ -14,6 +14,7 @@ Key components:
     - TempDir, tempDir_owner, tempDirs_sweep: the run's temporary directory, and stale ones
     - OutputDirs: output directories created once per process
     - dataset_write: a data set written whole under a temporary name (``encode`` encodes it)
+    - temp_write: a file written under a temporary name by a given function (the header-only write)
     - output_place: the atomic, no-clobber rename of a finished output
     - OutputCommitter: the parent's claims and placements, in input order
     - outputRoot_prepare: the output root created and proved writable
@@ -39,6 +40,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,12 +238,30 @@ def dataset_write(dataset: Dataset, directory: str, finalPath: str) -> str:
         OutputError: the file cannot be written (the partial temporary file is removed); it names
             the output the user will look for, ``finalPath``.
     """
+
+    def fill(descriptor: int) -> None:
+        with os.fdopen(descriptor, "wb", closefd=False) as stream:
+            dataset_encode(dataset, stream)
+
+    return temp_write(directory, finalPath, fill)
+
+
+def temp_write(directory: str, finalPath: str, fill: Callable[[int], None]) -> str:
+    """Create a file under a new name in the run's temporary directory, have ``fill`` write it
+    (given its descriptor); return that name.
+
+    Raises:
+        OutputError: the file cannot be written (the partial temporary file is removed); it names
+            the output the user will look for, ``finalPath``.
+    """
     # host and pid: workers of one run on several machines (--dask) share the directory
     tempPath: str = os.path.join(directory, f"{host_name()}-{os.getpid()}-{next(_tempCounter)}.dcm")
     try:
         descriptor: int = os.open(tempPath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        with os.fdopen(descriptor, "wb") as stream:
-            dataset_encode(dataset, stream)
+        try:
+            fill(descriptor)
+        finally:
+            os.close(descriptor)
     except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tempPath)

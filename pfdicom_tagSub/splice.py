@@ -1,0 +1,344 @@
+"""An output spliced from the input: what pydicom would write unchanged is copied, pydicom encodes the rest.
+
+pydicom writes an element it has not converted (a raw element) as it read it: its header again,
+then its bytes. Encoding such an element costs pydicom tens of microseconds, most of a small
+file's write. Here an element pydicom would write exactly as the input holds it is copied from
+the input's bytes instead; every element that is converted or changed is encoded by pydicom's
+own ``write_data_element``, in the order and with the character set its ``write_dataset`` uses,
+so the bytes are those pydicom writes. The pixel data and what follows it are copied from file
+to file by the kernel (``range_copy``).
+
+Key components:
+    - element_range: where a raw element lies in the input, when pydicom would write it as it lies
+    - dataset_splice: pydicom's ``write_dataset``, unchanged elements copied from the input
+    - fileMeta_splice: pydicom's ``write_file_meta_info``, likewise
+    - range_copy: a range of one file appended to another, in the kernel where it can be
+
+Typical usage:
+    fileMeta_splice(stream, dataset.file_meta, source)
+    dataset_splice(stream, dataset, source, below=0x7FE00010)
+    range_copy(inputDescriptor, outputDescriptor, pixelStart, size - pixelStart)
+
+Dependencies:
+    - pydicom, which encodes every element that is not copied
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from struct import Struct
+from typing import Any
+
+from pydicom.charset import default_encoding
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset, validate_file_meta
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element, write_dataset
+from pydicom.tag import tag_in_exception
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
+
+UNDEFINED_LENGTH: int = 0xFFFFFFFF
+PIXEL_DATA: int = 0x7FE00010
+GROUP_LENGTH_BYTES: int = 12  # (0002,0000) UL, explicit VR: what pydicom leaves out of the group length
+COPY_CHUNK: int = 1 << 30
+LOOP_CHUNK: int = 1 << 20
+# copy_file_range refuses these between file systems, on old kernels, or on some file systems
+KERNEL_REFUSALS: frozenset[int] = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL})
+SHORT_HEADER: dict[bool, Struct] = {True: Struct("<HH2sH"), False: Struct(">HH2sH")}
+IMPLICIT_HEADER: dict[bool, Struct] = {True: Struct("<HHL"), False: Struct(">HHL")}
+LONG_LENGTH: dict[bool, Struct] = {True: Struct("<L"), False: Struct(">L")}
+ITEM: dict[bool, bytes] = {True: b"\xfe\xff\x00\xe0", False: b"\xff\xfe\xe0\x00"}
+SEQUENCE_END: dict[bool, bytes] = {True: b"\xfe\xff\xdd\xe0\0\0\0\0", False: b"\xff\xfe\xe0\xdd\0\0\0\0"}
+ITEM_END: dict[bool, bytes] = {True: b"\xfe\xff\x0d\xe0\0\0\0\0", False: b"\xff\xfe\xe0\x0d\0\0\0\0"}
+
+
+def element_range(
+    element: object, source: bytes, implicit: bool, little: bool, shift: int = 0
+) -> tuple[int, int] | None:
+    """Where an element lies in ``source``, header included, when pydicom would write exactly
+    those bytes for it (in the encoding given); None otherwise.
+
+    pydicom writes a raw element's header again from what it read (tag, VR, length; zero for the
+    reserved bytes, and for the length of an undefined length's delimiter), and a sequence
+    item by item, each item's length computed: the input's own bytes are taken only where they
+    say the same, at every depth.
+
+    Args:
+        element: the element as its data set holds it.
+        source: the input's bytes (or a part of them).
+        implicit, little: the encoding being written.
+        shift: what turns a position pydicom recorded for the element into an index of ``source``.
+    """
+    if isinstance(element, RawDataElement):
+        return raw_range(element, source, implicit, little, shift)
+    if getattr(element, "VR", None) == "SQ":
+        return sequence_range(element, source, implicit, little, shift)
+    return empty_range(element, source, implicit, little, shift)
+
+
+def header_read(
+    source: bytes, start: int, implicit: bool, little: bool, vr: str | None
+) -> tuple[int, int] | None:
+    """The tag and length of the element header at ``start``, when its VR is ``vr`` and its
+    reserved bytes are zero; None otherwise."""
+    if implicit:
+        if start < 0 or start + 8 > len(source):
+            return None
+        group, number, length = IMPLICIT_HEADER[little].unpack_from(source, start)
+        return group << 16 | number, length
+    long: bool = vr in EXPLICIT_VR_LENGTH_32
+    if vr is None or start < 0 or start + (12 if long else 8) > len(source):
+        return None
+    group, number, written, length = SHORT_HEADER[little].unpack_from(source, start)
+    if written != vr.encode("latin-1"):
+        return None
+    if long:
+        if length != 0:  # the reserved bytes
+            return None
+        length = LONG_LENGTH[little].unpack_from(source, start + 8)[0]
+    return group << 16 | number, length
+
+
+def raw_range(
+    element: RawDataElement, source: bytes, implicit: bool, little: bool, shift: int
+) -> tuple[int, int] | None:
+    """``element_range`` of an element pydicom has not converted."""
+    if element.value is None or element.is_implicit_VR != implicit or element.is_little_endian != little:
+        return None
+    long: bool = not implicit and element.VR in EXPLICIT_VR_LENGTH_32
+    start: int = element.value_tell + shift - (12 if long else 8)
+    if header_read(source, start, implicit, little, element.VR) != (element.tag, element.length):
+        return None
+    end: int = element.value_tell + shift + len(element.value)
+    if element.length != UNDEFINED_LENGTH:
+        return (start, end) if len(element.value) == element.length else None
+    if element.tag == PIXEL_DATA and not element.value.startswith(ITEM[little]):
+        return None  # pydicom refuses to write it: it says why
+    if source[end : end + len(SEQUENCE_END[little])] != SEQUENCE_END[little]:
+        return None
+    return start, end + len(SEQUENCE_END[little])
+
+
+def empty_range(
+    element: Any, source: bytes, implicit: bool, little: bool, shift: int
+) -> tuple[int, int] | None:
+    """``element_range`` of an empty element pydicom converted (it does so with some, reading them):
+    pydicom writes its header alone."""
+    if element.file_tell is None or element.is_undefined_length or not element.is_empty:
+        return None
+    long: bool = not implicit and element.VR in EXPLICIT_VR_LENGTH_32
+    start: int = element.file_tell + shift - (12 if long else 8)
+    if header_read(source, start, implicit, little, element.VR) != (element.tag, 0):
+        return None
+    return start, element.file_tell + shift
+
+
+def sequence_range(
+    element: Any, source: bytes, implicit: bool, little: bool, shift: int
+) -> tuple[int, int] | None:
+    """``element_range`` of a sequence pydicom has read or converted (its items datasets)."""
+    if element.file_tell is None:
+        return None
+    valueStart: int = element.file_tell + shift
+    start: int = valueStart - (8 if implicit else 12)
+    header: tuple[int, int] | None = header_read(source, start, implicit, little, "SQ")
+    undefined: bool = bool(element.is_undefined_length)
+    if header is None or header[0] != element.tag or undefined != (header[1] == UNDEFINED_LENGTH):
+        return None
+    # a sequence of defined length is parsed from its own bytes: its items count from its value
+    inner: int = shift if undefined else valueStart
+    position: int = valueStart
+    for item in element.value:
+        end: int | None = item_end(item, source, implicit, little, position, inner)
+        if end is None:
+            return None
+        position = end
+    if not undefined:
+        return (start, position) if position == valueStart + header[1] else None
+    if source[position : position + len(SEQUENCE_END[little])] != SEQUENCE_END[little]:
+        return None
+    return start, position + len(SEQUENCE_END[little])
+
+
+def item_end(
+    item: Dataset, source: bytes, implicit: bool, little: bool, position: int, shift: int
+) -> int | None:
+    """Where a sequence item that starts at ``position`` ends, when pydicom would write it as it lies."""
+    if source[position : position + 4] != ITEM[little] or position + 8 > len(source):
+        return None
+    length: int = LONG_LENGTH[little].unpack_from(source, position + 4)[0]
+    undefined: bool = bool(getattr(item, "is_undefined_length_sequence_item", False))
+    if undefined != (length == UNDEFINED_LENGTH) or "SpecificCharacterSet" in item:
+        return None  # (pydicom converts an item's character set to write it)
+    start: int = position + 8
+    end: int | None = elements_end(item, source, implicit, little, start, shift)
+    if end is None:
+        return None
+    if not undefined:
+        return end if end == start + length else None
+    return end + 8 if source[end : end + 8] == ITEM_END[little] else None
+
+
+def elements_end(
+    dataset: Dataset, source: bytes, implicit: bool, little: bool, position: int, shift: int
+) -> int | None:
+    """Where a data set's elements, written by pydicom from ``position``, end, when each would be
+    written as it lies and they lie one after the other in tag order; None otherwise."""
+    if dataset_isConverted(dataset, implicit, little):
+        return None
+    for tag in sorted(dataset.keys()):
+        if tag.element == 0 and tag.group > 6:  # pydicom leaves it out: the input has it
+            return None
+        where: tuple[int, int] | None = element_range(dataset.get_item(tag), source, implicit, little, shift)
+        if where is None or where[0] != position:
+            return None
+        position = where[1]
+    return position
+
+
+def dataset_isConverted(dataset: Dataset, implicit: bool, little: bool) -> bool:
+    """Whether pydicom's ``write_dataset`` converts every element before writing it: another
+    encoding than the data set was read in, or another character set."""
+    current: tuple[bool | None, bool | None] = (implicit, little)
+    return current != dataset.original_encoding or dataset.original_character_set != dataset._character_set
+
+
+class RangeWriter:
+    """Writes ranges of the input into a stream, joining ranges that follow each other."""
+
+    def __init__(self, stream: DicomBytesIO, source: bytes) -> None:
+        self.stream: DicomBytesIO = stream
+        self.source: memoryview = memoryview(source)
+        self.start: int = 0
+        self.end: int = 0
+
+    def add(self, start: int, end: int) -> None:
+        if start != self.end or self.start == self.end:
+            self.flush()
+            self.start = start
+        self.end = end
+
+    def flush(self) -> None:
+        if self.end > self.start:
+            self.stream.write(self.source[self.start : self.end])
+        self.start = self.end = 0
+
+
+def dataset_splice(stream: DicomBytesIO, dataset: Dataset, source: bytes, below: int | None = None) -> None:
+    """Write a data set as pydicom's ``write_dataset`` does, each element it would write as read
+    copied from the input.
+
+    Args:
+        stream: where to write, its ``is_implicit_VR`` and ``is_little_endian`` set.
+        dataset: the data set; pydicom converts its Specific Character Set, as it does.
+        source: the input's bytes from its start, holding every element of ``dataset`` that is copied.
+        below: write only the elements whose tags are below this one (the header of a file whose
+            pixel data and what follows are copied by ``range_copy``).
+
+    Raises:
+        whatever pydicom raises for an element it cannot encode.
+    """
+    implicit, little = stream.is_implicit_VR, stream.is_little_endian
+    if dataset_isConverted(dataset, implicit, little):
+        if below is not None:
+            raise ValueError("a data set pydicom converts is written whole")
+        write_dataset(stream, dataset)
+        return
+    encodings: object = dataset.get("SpecificCharacterSet", default_encoding)
+    ranges: RangeWriter = RangeWriter(stream, source)
+    for tag in sorted(dataset.keys()):
+        if below is not None and tag >= below:
+            break
+        if tag.element == 0 and tag.group > 6:  # pydicom leaves out retired group lengths
+            continue
+        element: object = dataset.get_item(tag)
+        where: tuple[int, int] | None = element_range(element, source, implicit, little)
+        if where is not None:
+            ranges.add(*where)
+            continue
+        ranges.flush()
+        with tag_in_exception(tag):
+            write_data_element(stream, element, encodings)  # type: ignore[arg-type]
+    ranges.flush()
+
+
+def fileMeta_splice(stream: DicomBytesIO, fileMeta: FileMetaDataset, source: bytes) -> None:
+    """Write the file meta as pydicom's ``write_file_meta_info`` does (the standard not enforced),
+    each element it would write as read copied from the input; the group length computed anew."""
+    validate_file_meta(fileMeta, enforce_standard=False)
+    buffer: DicomBytesIO = DicomBytesIO()
+    buffer.is_little_endian = True
+    buffer.is_implicit_VR = False
+    dataset_splice(buffer, fileMeta, source)
+    if "FileMetaInformationGroupLength" in fileMeta:
+        fileMeta.FileMetaInformationGroupLength = buffer.tell() - GROUP_LENGTH_BYTES
+        buffer.seek(0)
+        write_data_element(buffer, fileMeta[0x00020000])
+    stream.write(buffer.getvalue())
+
+
+def header_splice(dataset: Dataset, source: bytes, encoding: tuple[bool, bool], below: int | None) -> bytes:
+    """A file's bytes up to ``below`` (all of them for None), as pydicom's ``dcmwrite`` writes
+    them (the file's own encoding, the standard not enforced), unchanged elements copied.
+
+    Raises:
+        whatever pydicom raises for an element it cannot encode.
+    """
+    stream: DicomBytesIO = DicomBytesIO()
+    stream.is_implicit_VR, stream.is_little_endian = encoding
+    preamble: bytes | None = getattr(dataset, "preamble", None)
+    if preamble:
+        stream.write(preamble)
+        stream.write(b"DICM")
+    fileMeta: FileMetaDataset | None = getattr(dataset, "file_meta", None)
+    if fileMeta:
+        fileMeta_splice(stream, fileMeta, source)
+    dataset_splice(stream, dataset, source, below)
+    return stream.getvalue()
+
+
+def range_copy(source: int, target: int, offset: int, count: int) -> None:
+    """Append ``count`` bytes of the file ``source`` from ``offset`` to the file ``target`` (at its
+    position): in the kernel (``copy_file_range``; ``sendfile`` between file systems), else through
+    a buffer.
+
+    Raises:
+        OSError: a read or write fails, or the source ends before ``count`` bytes.
+    """
+    copier = getattr(os, "copy_file_range", None)
+    while count > 0 and copier is not None:
+        try:
+            done: int = copier(source, target, min(count, COPY_CHUNK), offset)
+        except OSError as err:
+            if err.errno not in KERNEL_REFUSALS:
+                raise
+            break
+        if done == 0:
+            raise OSError(errno.EIO, "the input ended before its pixel data did")
+        offset, count = offset + done, count - done
+    while count > 0 and hasattr(os, "sendfile"):
+        try:
+            done = os.sendfile(target, source, offset, min(count, COPY_CHUNK))
+        except OSError as err:
+            if err.errno not in KERNEL_REFUSALS:
+                raise
+            break
+        if done == 0:
+            raise OSError(errno.EIO, "the input ended before its pixel data did")
+        offset, count = offset + done, count - done
+    loop_copy(source, target, offset, count)
+
+
+def loop_copy(source: int, target: int, offset: int, count: int) -> None:
+    """``range_copy`` where the kernel cannot: through one reused buffer."""
+    buffer: bytearray = bytearray(min(count, LOOP_CHUNK))
+    view: memoryview = memoryview(buffer)
+    while count > 0:
+        done: int = os.preadv(source, [view[: min(count, len(buffer))]], offset)
+        if done == 0:
+            raise OSError(errno.EIO, "the input ended before its pixel data did")
+        written: int = 0
+        while written < done:
+            written += os.write(target, view[written:done])
+        offset, count = offset + done, count - done
