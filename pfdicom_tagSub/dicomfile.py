@@ -17,7 +17,7 @@ Typical usage:
 
 Dependencies:
     - pydicom, to read
-    - pfdicom_tagSub.plan, output, functions, rules
+    - pfdicom_tagSub.plan, sequences, output, functions, rules
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, line
 from pfdicom_tagSub.functions import FUNCTIONS, Context
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
 from pfdicom_tagSub.output import NullStream, OutputDirs, dataset_encode, dataset_write, outputName_make
-from pfdicom_tagSub.plan import Planner, changes_apply, element_isComplete, plan
+from pfdicom_tagSub.plan import Planner, changes_apply, plan
 from pfdicom_tagSub.rules import RuleSet
+from pfdicom_tagSub.sequences import element_isComplete
 
 PREAMBLE_BYTES: int = 128
 TIFF_HEADERS: frozenset[bytes] = frozenset({b"II*\x00", b"MM\x00*"})

@@ -137,6 +137,7 @@ class TagSubOptions:
     audit: str = ""
     keyFile: str = ""
     dateShiftRange: str = "-1095:-1"
+    profile: str = ""
 
     def __post_init__(self) -> None:
         self.dateShiftRange = self.dateShiftRange.strip() or "-1095:-1"  # a wrapper's '' is "not given"
@@ -235,7 +236,7 @@ class Template:
 
 
 RuleKind = Literal["keyword", "tag", "private", "regex"]
-RuleAction = Literal["template", "remove", "keep", "dummy"]
+RuleAction = Literal["template", "remove", "keep", "dummy", "empty"]
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ class Rule:
         index: the rule's position among all rules, for precedence and reporting.
         pattern: the compiled regex of a ``re:`` key, else None.
         kind: what the key is: ``keyword``, ``tag``, ``private`` or ``regex``.
-        action: ``template`` (the value is computed), ``remove``, ``keep`` or ``dummy``.
+        action: ``template`` (computed), ``remove``, ``keep``, ``dummy``, ``empty`` (a profile's Z).
         tag: the element a keyword or tag key names, else None.
         private: the element a private-creator key names, else None.
     """

@@ -16,7 +16,7 @@ Typical usage:
 
 Dependencies:
     - pfdicom_tagSub.pfdicom (the engine), dicomfile (the job it is given), rules, template, keys,
-      report
+      sources, profiles, report
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ from pfdicom_tagSub.functions import Context
 from pfdicom_tagSub.keys import Key, key_load
 from pfdicom_tagSub.models import TagSubOptions, Template
 from pfdicom_tagSub.pfdicom import pfdicom
-from pfdicom_tagSub.rules import RuleSet, rules_compile, rules_required, tagStruct_load
+from pfdicom_tagSub.profiles import Profile
+from pfdicom_tagSub.rules import RuleSet, rules_compile
 from pfdicom_tagSub.sinks import audit_check
+from pfdicom_tagSub.sources import profile_load, rules_required, tagStruct_load
 from pfdicom_tagSub.template import template_needsKey, template_parse
 
 
@@ -63,6 +65,7 @@ class pfdicom_tagSub(pfdicom):
 
     Attributes:
         d_tagStruct: the rules as given, key to value template, in order.
+        profile: ``--profile``, built from PS3.15's table; None without one.
         ruleset: the checked rules.
         stem: the parsed ``--outputFileStem`` template, or None.
 
@@ -76,7 +79,8 @@ class pfdicom_tagSub(pfdicom):
         audit_validate(self.config)
         self.d_tagStruct: dict[str, str] = tagStruct_load(self.config)
         rules_required(self.config, self.d_tagStruct)
-        self.ruleset: RuleSet = rules_compile(self.d_tagStruct)
+        self.profile: Profile | None = profile_load(self.config, bool(self.d_tagStruct), self.str_version)
+        self.ruleset: RuleSet = rules_compile(self.d_tagStruct, self.profile)
         self.stem: Template | None = (
             template_parse(self.config.outputFileStem) if self.config.outputFileStem else None
         )
@@ -93,10 +97,11 @@ class pfdicom_tagSub(pfdicom):
         return Context(key, self.config.dateShift)
 
     def start_report(self) -> None:
-        """The start line: version, roots, rules and workers."""
+        """The start line: version, roots, profile, rules and workers."""
+        profile: str = f"--profile {self.profile.text}, " if self.profile is not None else ""
         self.dp.qprint(
             f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
-            f"{len(self.d_tagStruct)} rules, {max(self.config.threads, 1)} workers",
+            f"{profile}{len(self.d_tagStruct)} rules, {max(self.config.threads, 1)} workers",
             level=1,
         )
 

@@ -11,12 +11,9 @@ from pydicom.sequence import Sequence
 
 from pfdicom_tagSub.errors import ValueInvalidError
 from pfdicom_tagSub.models import Change
-from pfdicom_tagSub.plan import (
-    changes_apply,
-    dataset_at,
-    plan,
-)
+from pfdicom_tagSub.plan import changes_apply, plan
 from pfdicom_tagSub.rules import rules_compile
+from pfdicom_tagSub.sequences import dataset_at
 from pfdicom_tagSub.values import element_text
 from tests.conftest import README_RULES, pydicomFile
 

@@ -8,7 +8,8 @@ import pytest
 
 from pfdicom_tagSub.errors import RuleError, UsageError
 from pfdicom_tagSub.models import PrivateKey, TagSubOptions
-from pfdicom_tagSub.rules import rules_compile, rules_required, tagInfo_parse, tagStruct_load
+from pfdicom_tagSub.rules import rules_compile
+from pfdicom_tagSub.sources import rules_required, tagInfo_parse, tagStruct_load
 
 WRAPPER_TAGINFO: str = (
     "PatientName,%_name|patientID_PatientName ++ PatientID,%_md5|7_PatientID ++ "
