@@ -122,6 +122,12 @@ def parserOutput_add(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--audit", dest="audit", default="", metavar="FILE", help="record every change in an SQLite file"
     )
+    group.add_argument(
+        "--verify",
+        dest="verify",
+        action="store_true",
+        help="search each output for the original values; a hit fails the file",
+    )
     group.add_argument("--threads", dest="threads", default="0", help="worker processes; 0 = one")
     group.add_argument("--json", dest="json", action="store_true", help="print the run record as JSON")
     group.add_argument(

@@ -3,8 +3,9 @@
 A file goes through ``FileJob.file_process``: read with pydicom (a file that is not DICOM is
 recognised and skipped, one cut short is refused), planned (``plan``: a list of changes, every
 result checked for its element), the changes applied, and the file written whole under a
-temporary name for the parent to place (``output``). Whatever goes wrong with one file is
-caught here and recorded in its result, so that its neighbours carry on.
+temporary name for the parent to place (``output``); with ``--verify``, that file is searched
+for the original values (``verify``) and removed if one is found. Whatever goes wrong with one
+file is caught here and recorded in its result, so that its neighbours carry on.
 
 Key components:
     - dicom_read: a path to a Dataset, or NotDicomError / DicomReadError
@@ -17,11 +18,12 @@ Typical usage:
 
 Dependencies:
     - pydicom, to read
-    - pfdicom_tagSub.plan, sequences, output, functions, rules
+    - pfdicom_tagSub.plan, sequences, output, functions, rules, verify
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import stat
@@ -37,13 +39,21 @@ from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 
 from pfdicom_tagSub.dictionary import keyword_of
-from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, line_first
+from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, VerifyError, line_first
 from pfdicom_tagSub.functions import FUNCTIONS, Context
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
-from pfdicom_tagSub.output import NullStream, OutputDirs, dataset_encode, dataset_write, outputName_make
+from pfdicom_tagSub.output import (
+    NullStream,
+    OutputDirs,
+    dataset_encode,
+    dataset_write,
+    outputName_make,
+    temp_discard,
+)
 from pfdicom_tagSub.plan import Planner, changes_apply, plan
 from pfdicom_tagSub.rules import RuleSet
 from pfdicom_tagSub.sequences import element_isComplete
+from pfdicom_tagSub.verify import Hit, hits_describe, output_verify
 
 PREAMBLE_BYTES: int = 128
 TIFF_HEADERS: frozenset[bytes] = frozenset({b"II*\x00", b"MM\x00*"})
@@ -355,11 +365,39 @@ class FileJob:
         if result.changes:
             result.tiffPreamble = preamble_clear(dataset)
         if self.options.dryRun:
-            dataset_encode(dataset, NullStream())  # what pydicom cannot encode fails here too
+            encoded: io.BytesIO | NullStream = io.BytesIO() if self.options.verify else NullStream()
+            dataset_encode(dataset, encoded)  # what pydicom cannot encode fails here too
+            del dataset  # --verify parses the output again: the data set need not be held as well
+            if isinstance(encoded, io.BytesIO):
+                self.output_verify(result, encoded.getvalue())
             result.outcome = "planned"
             return
         self.outputDirs.prepare(task.outputDir)
         result.tempPath = dataset_write(dataset, self.tempDir, result.outputPath)
         if self.options.inPlace:
             shutil.copymode(task.inputPath, result.tempPath)
+        del dataset
+        if self.options.verify:
+            self.output_verify(result, result.tempPath)
         result.outcome = "written"
+
+    def output_verify(self, result: FileResult, output: bytes | str) -> None:
+        """``--verify``: search the output (bytes, or the temporary file) for the original values.
+
+        Raises:
+            VerifyError: an original value was found, or the output cannot be read back; the
+                temporary file is removed.
+        """
+        try:
+            hits: list[Hit] = output_verify(output, result.changes)
+        except Exception as err:  # an output pydicom cannot read back is not known to be clean
+            temp_discard(result)
+            result.verified = "failed"
+            raise VerifyError(  # the library's words may quote a value: the record keeps only its kind
+                f"--verify: the output cannot be read back: {line_first(err)}",
+                f"--verify: the output cannot be read back: {type(err).__name__}",
+            ) from None
+        result.verified = "failed" if hits else "clean"
+        if hits:
+            temp_discard(result)
+            raise VerifyError(hits_describe(hits))

@@ -20,7 +20,7 @@ SYNOPSIS
         [-o|--outputFileStem <template>] [--outputLeafDir <format with %s>]
         [--removePrivateTags] [--topLevelOnly] [--overwrite] [--threads <n>]
         [--keyFile <file>] [--dateShiftRange=<min>:<max>]
-        [--dryRun] [--audit <file.sqlite>]
+        [--dryRun] [--audit <file.sqlite>] [--verify]
         [--json] [--printElapsedTime] [-v|--verbosity <0..5>] [--syslog]
         [-x|--man] [-y|--synopsis] [--version] [-h|--help]
 
@@ -119,6 +119,24 @@ PREVIEW AND AUDIT
     action, old value, new value, rule) in an SQLite database, mode 0600; runs append.
     Its views uid_mapping and patid_mapping pair each original UID and PatientID with
     its replacement:  sqlite3 -csv -header FILE 'select * from uid_mapping'
+
+VERIFY
+
+    --verify searches each output, before it gets its final name, for the original value
+    of every element the run changed, emptied or removed: each text value of 4+ characters,
+    each person-name component of 3+, dates as written, in the file's character set and in
+    UTF-8. It searches every byte: preamble, file meta, every element at every depth,
+    private ones included; not pixel, overlay or waveform data (4 bytes match an image too
+    often). It does not search for values that identify no one: standard UIDs, numbers
+    (DS, IS, binary VRs), CS values, coded entries (CodeValue, CodingSchemeDesignator,
+    CodingSchemeVersion, CodeMeaning, ...), private creators. Digits alone match only
+    where no digit touches them (a date inside a remapped UID is no hit).
+
+    A hit fails the file, which is not written; its line names the element and whose
+    value it holds, never the value:
+        IM0001.dcm: not written: --verify: (0009,1001) holds the original PatientID
+    The summary and --json count filesVerified and filesVerifyFailed. With --dryRun, the
+    bytes a run would write are searched.
 
 EXIT STATUS
 

@@ -6,8 +6,7 @@ that ask for them; records and reasons name files, keywords, VRs and rules, neve
 that a run record can be logged.
 
 Key components:
-    - TagSubOptions: every option, built from a loose dict such as ``vars(args)`` or the ChRIS
-      wrapper's dict, with ``fromDict``
+    - TagSubOptions: every option (its own module, ``options``; named here too)
     - TextPiece, TagNamePiece, ReferencePiece, Template: a parsed value template
     - PrivateKey, Rule, RuleSkip: one checked rule (its key and action); a rule skipped in a file
       for an absent reference
@@ -19,7 +18,7 @@ Typical usage:
     options = TagSubOptions.fromDict(vars(args))
 
 Dependencies:
-    - pfdicom_tagSub.errors, for the option errors
+    - pfdicom_tagSub.options
 """
 
 from __future__ import annotations
@@ -27,16 +26,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field, fields
-from typing import Literal, get_type_hints
+from dataclasses import dataclass, field
+from typing import Literal
 
-from pfdicom_tagSub.errors import UsageError
+from pfdicom_tagSub.options import IN_PLACE as IN_PLACE
+from pfdicom_tagSub.options import TagSubOptions as TagSubOptions
 
-IN_PLACE: str = "%inputDir"
 CURRENT_ELEMENT: str = "#tag"
-TRUE_WORDS: frozenset[str] = frozenset({"1", "true", "yes", "on", "y"})
-FALSE_WORDS: frozenset[str] = frozenset({"", "0", "false", "no", "off", "n", "none"})
-OPTION_ALIASES: dict[str, str] = {"inputdir": "inputDir", "outputdir": "outputDir"}
 LISTED_EXISTING_MAX: int = 100
 
 
@@ -48,140 +44,6 @@ def tag_format(tag: int) -> str:
         '(0009,1001)'
     """
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-def bool_coerce(name: str, raw: object) -> bool:
-    """Read a flag from a bool or from the text a wrapper may pass ('0', 'false', 'True')."""
-    if not isinstance(raw, str):
-        return bool(raw)
-    word: str = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise UsageError(f"{name}: {raw!r} is not true or false")
-
-
-def int_coerce(name: str, raw: object) -> int:
-    """Read a number from an int or from its text ('0', ' 4 ')."""
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise UsageError(f"{name}: {raw!r} is not a whole number") from None
-
-
-def dateShiftRange_parse(text: str) -> tuple[int, int]:
-    """``--dateShiftRange MIN:MAX``: whole days, inclusive, MIN <= MAX, 0 outside (or some dates stay).
-
-    Raises:
-        UsageError: not two whole numbers, MIN above MAX, or 0 in the range.
-
-    Example:
-        >>> dateShiftRange_parse("-30:-10")
-        (-30, -10)
-    """
-    low, separator, high = text.strip().partition(":")
-    numbers: bool = all(re.fullmatch(r"\s*[+-]?[0-9]+\s*", part) for part in (low, high))
-    minimum, maximum = (int(low), int(high)) if numbers else (0, -1)  # (0, -1): refused below
-    if not separator or minimum > maximum:
-        raise UsageError(
-            f"--dateShiftRange {text!r}: give MIN:MAX, two whole numbers of days with MIN <= MAX "
-            "(--dateShiftRange=-30:-10)"
-        )
-    if minimum <= 0 <= maximum:
-        raise UsageError(
-            f"--dateShiftRange {text!r}: holds 0, which would leave some patients' dates as they are"
-        )
-    return minimum, maximum
-
-
-@dataclass
-class TagSubOptions:
-    """Every option of a run.
-
-    Attributes mirror the command-line flags of the same name (see ``__main__``). ``outputDir``
-    may be ``%inputDir`` for an in-place run.
-
-    Example:
-        >>> TagSubOptions.fromDict({"inputdir": "/in", "threads": "2", "str_desc": "x"}).threads
-        2
-    """
-
-    inputDir: str = ""
-    outputDir: str = ""
-    inputFile: str = ""
-    extension: str = ""
-    fileFilter: str = ""
-    fileFilterLogic: str = "OR"
-    dirFilter: str = ""
-    dirFilterLogic: str = "OR"
-    maxDepth: int = -1
-    followLinks: bool = False
-    relativeDir: bool = False
-    tagFile: str = ""
-    tagStruct: str = ""
-    tagInfo: str = ""
-    splitToken: str = "++"
-    splitKeyValue: str = ","
-    removePrivateTags: bool = False
-    topLevelOnly: bool = False
-    outputFileStem: str = ""
-    outputLeafDir: str = ""
-    threads: int = 0
-    overwrite: bool = False
-    json: bool = False
-    printElapsedTime: bool = False
-    verbosity: int = 1
-    syslog: bool = False
-    dryRun: bool = False
-    audit: str = ""
-    keyFile: str = ""
-    dateShiftRange: str = "-1095:-1"
-    profile: str = ""
-
-    def __post_init__(self) -> None:
-        self.dateShiftRange = self.dateShiftRange.strip() or "-1095:-1"  # a wrapper's '' is "not given"
-        dateShiftRange_parse(self.dateShiftRange)
-
-    @classmethod
-    def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
-        """Build options from a loose mapping; unknown keys are ignored, missing ones defaulted.
-
-        ``inputdir``/``outputdir`` are accepted in lower case, as the ChRIS wrapper passes them;
-        ``None`` means "not given"; numbers and flags may come as text.
-
-        Raises:
-            UsageError: for a value that cannot be read as its option's type.
-        """
-        normalized: dict[str, object] = {}
-        for key, value in values.items():
-            name: str = OPTION_ALIASES.get(key, key)
-            if value is not None and (name not in normalized or key == name):
-                normalized[name] = value
-        hints: dict[str, object] = get_type_hints(cls)
-        kwargs: dict[str, object] = {}
-        for item in fields(cls):
-            if item.name not in normalized:
-                continue
-            raw: object = normalized[item.name]
-            hint: object = hints[item.name]
-            if hint is bool:
-                kwargs[item.name] = bool_coerce(item.name, raw)
-            elif hint is int:
-                kwargs[item.name] = int_coerce(item.name, raw)
-            else:
-                kwargs[item.name] = str(raw)
-        return cls(**kwargs)  # type: ignore[arg-type]  # keys are field names, values coerced above
-
-    @property
-    def inPlace(self) -> bool:
-        """The output tree is the input tree."""
-        return self.outputDir == IN_PLACE
-
-    @property
-    def dateShift(self) -> tuple[int, int]:
-        """``--dateShiftRange`` as (MIN, MAX) days."""
-        return dateShiftRange_parse(self.dateShiftRange)
 
 
 @dataclass(frozen=True)
@@ -216,12 +78,8 @@ Piece = TextPiece | TagNamePiece | ReferencePiece
 
 @dataclass(frozen=True)
 class Template:
-    """A value template, parsed once per rule.
-
-    Attributes:
-        source: the text as the user wrote it.
-        pieces: literal text, ``#tag`` names and references, in order.
-    """
+    """A value template, parsed once per rule: ``source`` as the user wrote it, ``pieces`` its
+    literal text, ``#tag`` names and references, in order."""
 
     source: str
     pieces: tuple[Piece, ...]
@@ -258,7 +116,8 @@ class Rule:
         index: the rule's position among all rules, for precedence and reporting.
         pattern: the compiled regex of a ``re:`` key, else None.
         kind: what the key is: ``keyword``, ``tag``, ``private`` or ``regex``.
-        action: ``template`` (computed), ``remove``, ``keep``, ``dummy``, ``empty`` (a profile's Z).
+        action: ``template`` (the value is computed), ``remove``, ``keep``, ``dummy``, or ``empty``
+            (a profile's Z: a sequence keeps no item).
         tag: the element a keyword or tag key names, else None.
         private: the element a private-creator key names, else None.
     """
@@ -293,12 +152,8 @@ class RuleSkip:
 
 @dataclass(frozen=True)
 class FileTask:
-    """One file to process.
-
-    Attributes:
-        inputPath: the file, as walked under the input directory.
-        outputDir: the directory its output goes to, leaf template applied.
-    """
+    """One file to process: ``inputPath`` as walked under the input directory, ``outputDir`` the
+    directory its output goes to (leaf template applied)."""
 
     inputPath: str
     outputDir: str
@@ -377,6 +232,7 @@ class FileResult:
         skips: rules not applied for an absent reference.
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
         tiffPreamble: its preamble is a TIFF header, kept (every other changed file's is zeroed).
+        verified: ``--verify``'s verdict: ``clean``, ``failed`` (so not written), '' (not searched).
     """
 
     inputPath: str
@@ -391,6 +247,7 @@ class FileResult:
     skips: tuple[RuleSkip, ...] = ()
     regexHits: frozenset[int] = frozenset()
     tiffPreamble: bool = False
+    verified: Literal["", "clean", "failed"] = ""
 
 
 @dataclass
@@ -410,6 +267,8 @@ class RunRecord:
     filesNotDicom: int = 0
     filesFailed: int = 0
     filesTiffPreamble: int = 0
+    filesVerified: int = 0
+    filesVerifyFailed: int = 0
     elementsChanged: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     notDicom: list[dict[str, str]] = field(default_factory=list)
@@ -427,6 +286,8 @@ class RunRecord:
         self.ruleSkips.update(set(result.skips))
         self.regexHits.update(result.regexHits)
         self.filesTiffPreamble += result.tiffPreamble and result.outcome in ("written", "planned")
+        self.filesVerified += result.verified == "clean"
+        self.filesVerifyFailed += result.verified == "failed"
         entry: dict[str, str] = {"file": result.inputPath, "reason": result.reason}
         match result.outcome:
             case "written":

@@ -122,7 +122,7 @@ class pfdicom_tagSub(pfdicom):
             d_tagSub["plan"] = self.planSink.plan
         result["d_tagSub"] = d_tagSub
         if not result["error"]:
-            for line in report.summary_lines(self.record, self.config.dryRun):
+            for line in report.summary_lines(self.record, self.config.dryRun, self.config.verify):
                 self.dp.qprint(line, level=1)
             for line in report.notes_lines(self.record, unmatched):
                 self.dp.warning(line)

@@ -36,6 +36,8 @@ def test_the_benchmark_script_runs_on_tiny_inputs_and_reports_every_run(tmp_path
     for run in ("cp -r", "pydicom loop", "tool, 1 worker", "tool, 2 workers"):
         assert report.count(run) >= 2, report
     assert report.count("1 and 2 workers: output files, summary and --json record identical") == 3, report
+    assert report.count("tool, 1 worker, --verify") == 2, report  # the tree and the big directory
+    assert report.count("--verify, 1 worker: ") == 2, report
     assert "(exit" not in report, report
     assert len(list((tmp_path / "tree").rglob("*.dcm"))) == 40
     assert len({path.parent for path in (tmp_path / "tree").rglob("*.dcm")}) == 20
