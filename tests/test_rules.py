@@ -250,4 +250,5 @@ def test_a_run_with_nothing_to_de_identify_is_refused() -> None:
     with pytest.raises(UsageError, match="nothing to de-identify: give rules"):
         rules_required(TagSubOptions(), {})
     rules_required(TagSubOptions(removePrivateTags=True), {})
+    rules_required(TagSubOptions(profile="basic"), {})
     rules_required(TagSubOptions(), {"PatientID": "%_keep"})
