@@ -16,6 +16,6 @@ def test_the_readme_renders_without_warnings() -> None:
 
 def test_the_readme_gives_the_install_and_test_commands_ci_runs() -> None:
     ci = (REPO / ".ci" / "run").read_text()
-    assert "pip install . && pfdicom_tagSub -I examples/dicom -O anon -F examples/anonymize.json" in README
+    assert "pip install . && pfdicom_tagSub -I examples/dicom -O anon --profile basic --verify" in README
     assert "pip install '.[test]' && python -m pytest" in README
     assert "'.[test]'" in ci and "python -m pytest" in ci
