@@ -110,14 +110,15 @@ class pfdicom_tagSub(pfdicom):
 
         Returns:
             ``{'status', 'exitCode', 'error', 'runTime', 'd_pfdicom', 'd_tagSub'}``; ``d_tagSub``
-            holds ``filesRead``, ``filesAnalyzed``, ``filesSaved`` and the lists of failed and
-            non-DICOM files, without any element value.
+            holds ``filesRead``, ``filesAnalyzed``, ``filesSaved``, the lists of failed and
+            non-DICOM files, the rule keys and the profile, without any element value.
         """
         result: dict[str, object] = super().run(*args, timerStart=timerStart, **kwargs)
         unmatched: list[str] = (
             self.ruleset.regexes_unmatched(self.record.regexHits) if self.record.filesAnalyzed else []
         )
         d_tagSub: dict[str, object] = report.tagSub_toDict(self.record, unmatched, list(self.d_tagStruct))
+        d_tagSub["profile"] = self.profile.text if self.profile is not None else ""
         if self.planSink is not None and self.planSink.gather:
             d_tagSub["plan"] = self.planSink.plan
         result["d_tagSub"] = d_tagSub

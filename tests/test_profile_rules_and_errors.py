@@ -120,6 +120,7 @@ def test_a_profile_alone_is_something_to_de_identify_and_an_empty_one_is_not(tmp
 def test_the_dry_run_shows_and_the_audit_stores_the_conformance_elements(tmp_path: Path, cli) -> None:
     dry = profile_run(cli, tmp_path, "--profile", "basic,retainUIDs", "--dryRun", "--json")
     assert dry.code == 0, dry.err
+    assert dry.json()["d_tagSub"]["profile"] == "basic,retainUIDs"  # type: ignore[index]
     plan = dry.json()["d_tagSub"]["plan"][0]["changes"]  # type: ignore[index]
     stamped = {
         change["keyword"]: (change["action"], change["new"])
