@@ -43,7 +43,7 @@ from typing import Literal
 
 from pfdicom_tagSub.dictionary import tag_of, tag_vr
 from pfdicom_tagSub.errors import UsageError
-from pfdicom_tagSub.models import Rule, Template
+from pfdicom_tagSub.models import Rule, RuleAction, Template
 from pfdicom_tagSub.template import template_parse
 
 PROFILE_NAME: str = "basic"
@@ -65,7 +65,13 @@ TEMPLATES: dict[str, str] = {
 METHOD_PREFIX: str = "pfdicom_tagSub {version}: PS3.15 E.1-1 Basic"
 USER_RULES_NOTE: str = "with user rules (-T/-F/-n)"
 Treatment = Literal["remove", "empty", "keep", "dummy", "hash", "uid", "dateshift"]
-TREATMENT_ACTIONS: dict[str, str] = {"remove": "remove", "empty": "empty", "keep": "keep", "dummy": "dummy"}
+TREATMENT_ACTIONS: dict[Treatment, RuleAction] = {
+    "remove": "remove",
+    "empty": "empty",
+    "keep": "keep",
+    "dummy": "dummy",
+}
+SIMPLE_TREATMENTS: dict[str, Treatment] = {"X": "remove", "Z": "empty", "U": "uid", "K": "keep"}
 
 
 @dataclass(frozen=True)
@@ -231,7 +237,7 @@ def treatment_of(code: str, basic: str, vr: str, tag: int) -> Treatment:
         if vr in BINARY_VRS:
             return "empty"
         return "hash" if tag == PATIENT_ID else "dummy"
-    return {"X": "remove", "Z": "empty", "U": "uid"}.get(code, "keep")  # type: ignore[return-value]
+    return SIMPLE_TREATMENTS.get(code, "keep")
 
 
 def rule_make(row: TableRow, chosen: tuple[str, ...], tag: int) -> Rule:
@@ -246,9 +252,9 @@ def rule_make(row: TableRow, chosen: tuple[str, ...], tag: int) -> Rule:
     key: str = f"{TABLE_NAME} {row.code}" + (f", {code} by {option}" if option else "")
     if treatment in TEMPLATES:
         return Rule(key, template_parse(TEMPLATES[treatment]), PROFILE_INDEX, kind="tag", tag=tag)
-    action: str = TREATMENT_ACTIONS[treatment]
+    action: RuleAction = TREATMENT_ACTIONS[treatment]
     source: str = "" if action == "empty" else f"%_{action}"
-    return Rule(key, Template(source, ()), PROFILE_INDEX, kind="tag", action=action, tag=tag)  # type: ignore[arg-type]
+    return Rule(key, Template(source, ()), PROFILE_INDEX, kind="tag", action=action, tag=tag)
 
 
 @dataclass(frozen=True)
