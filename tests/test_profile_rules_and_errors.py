@@ -214,3 +214,12 @@ def test_a_private_element_kept_by_its_tag_keeps_its_creator(tmp_path: Path, cli
     assert run.code == 0, run.err
     after = pydicom.dcmread(tmp_path / "out" / "a.dcm")
     assert [tag for tag in after.keys() if tag.is_private] == [0x00090010, 0x00091001]  # noqa: SIM118
+
+
+def test_verify_finds_nothing_in_the_example_tree_under_the_profile(tmp_path: Path, cli) -> None:
+    (tmp_path / "key").write_bytes(KEY)
+    run = cli(EXAMPLES / "dicom", tmp_path / "out", "--keyFile", tmp_path / "key", "--profile", "basic",
+              "--verify", "--json")  # fmt: skip
+    assert run.code == 0, run.err
+    record = run.json()["d_tagSub"]
+    assert (record["filesVerified"], record["filesVerifyFailed"], record["failed"]) == (4, 0, [])  # type: ignore[index]
