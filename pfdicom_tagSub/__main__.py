@@ -128,7 +128,6 @@ def parserOutput_add(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="search each output for the original values; a hit fails the file",
     )
-    group.add_argument("--threads", dest="threads", default="0", help="worker processes; 0 = one")
     group.add_argument("--json", dest="json", action="store_true", help="print the run record as JSON")
     group.add_argument(
         "--printElapsedTime", dest="printElapsedTime", action="store_true", help="print the wall time"
@@ -142,6 +141,26 @@ def parserOutput_add(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--version", dest="version", action="store_true", help="print the version")
 
 
+def parserScale_add(parser: argparse.ArgumentParser) -> None:
+    """Where the files run: worker processes here, a Dask cluster, or one shard of the tree."""
+    group = parser.add_argument_group("scale")
+    # None when not given, so that --threads with --dask can be refused (API callers pass '0')
+    group.add_argument("--threads", dest="threads", default=None, help="worker processes; 0 = one")
+    group.add_argument(
+        "--dask", dest="dask", default="", metavar="ADDRESS", help="run on the Dask cluster of this scheduler"
+    )
+    group.add_argument(
+        "--daskTimeout",
+        dest="daskTimeout",
+        default="30",
+        metavar="SECONDS",
+        help="how long to wait for the Dask scheduler and a worker",
+    )
+    group.add_argument(
+        "--shard", dest="shard", default="", metavar="I/N", help="process only shard I of N (0 <= I < N)"
+    )
+
+
 def parser_build() -> argparse.ArgumentParser:
     """The command's parser."""
     parser = argparse.ArgumentParser(
@@ -152,6 +171,7 @@ def parser_build() -> argparse.ArgumentParser:
     parserIO_add(parser)
     parserRules_add(parser)
     parserOutput_add(parser)
+    parserScale_add(parser)
     return parser
 
 

@@ -39,13 +39,12 @@ from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 
 from pfdicom_tagSub.dictionary import keyword_of
+from pfdicom_tagSub.encode import NullStream, dataset_encode
 from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, VerifyError, line_first
 from pfdicom_tagSub.functions import FUNCTIONS, Context
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
 from pfdicom_tagSub.output import (
-    NullStream,
     OutputDirs,
-    dataset_encode,
     dataset_write,
     outputName_make,
     temp_discard,

@@ -19,8 +19,9 @@ SYNOPSIS
         [-d|--dirFilter <tokens>] [--dirFilterLogic AND|OR]
         [--maxDepth <n>] [--followLinks] [--relativeDir]
         [-o|--outputFileStem <template>] [--outputLeafDir <format with %s>]
-        [--removePrivateTags] [--topLevelOnly] [--overwrite] [--threads <n>]
+        [--removePrivateTags] [--topLevelOnly] [--overwrite]
         [--keyFile <file>] [--dateShiftRange=<min>:<max>]
+        [--threads <n> | --dask <tcp://host:port> [--daskTimeout <seconds>]] [--shard <i>/<n>]
         [--dryRun] [--audit <file.sqlite>] [--verify]
         [--json] [--printElapsedTime] [-v|--verbosity <0..5>] [--syslog]
         [-x|--man] [-y|--synopsis] [--version] [-h|--help]
@@ -196,6 +197,18 @@ VERIFY
         IM0001.dcm: not written: --verify: (0009,1001) holds the original PatientID
     The summary and --json count filesVerified and filesVerifyFailed. With --dryRun, the
     bytes a run would write are searched.
+
+SCALE
+
+    --threads N runs N worker processes on this machine. --dask tcp://HOST:8786 runs the
+    files, in batches, on the workers of that Dask distributed cluster (pip install
+    'pfdicom_tagSub[dask]'; the workers need this same version and the same paths, on a
+    shared file system); outputs, record and audit are those of a local run. A worker that
+    dies has its batch rerun elsewhere. No scheduler or no worker within --daskTimeout
+    seconds (default 30): exit 1. --shard I/N processes only the files whose path relative
+    to <inputDir> hashes to shard I of N (SHA-256, the same on every machine): N runs, e.g.
+    the tasks of a Slurm job array (I = $SLURM_ARRAY_TASK_ID) or the pods of a Kubernetes
+    Indexed Job (I = $JOB_COMPLETION_INDEX), process every file once, into one output tree.
 
 EXIT STATUS
 

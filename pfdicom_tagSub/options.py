@@ -117,6 +117,9 @@ class TagSubOptions:
     verify: bool = False
     keyFile: str = ""
     dateShiftRange: str = "-1095:-1"
+    dask: str = ""
+    daskTimeout: int = 30
+    shard: str = ""
     profile: str = ""
 
     def __post_init__(self) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from pfdicom_tagSub import __version__
 from pfdicom_tagSub.console import PROGRAM, Console
 from pfdicom_tagSub.errors import RunError, TagSubError, UsageError
-from pfdicom_tagSub.executor import Job, executor_make
+from pfdicom_tagSub.executor import Job, dask_check, executor_make
 from pfdicom_tagSub.models import RunRecord, TagSubOptions
 from pfdicom_tagSub.output import OutputCommitter, TempDir, runOutput_prepare
 from pfdicom_tagSub.sinks import PlanSink, Sink, sinks_make
@@ -42,6 +42,7 @@ class pfdicom:
         record: the counts and lists of the run.
         walk: the configured walk; ``inputPath``, ``outputPath``: its roots.
         job: the per-file work, when given to the constructor.
+        shard: ``I/N`` when the run processes one shard of the tree (``--shard``), else ''.
         planSink: the dry run's plan, once the run has started one.
         str_desc, str_version: kept for the pf* API.
     """
@@ -58,6 +59,9 @@ class pfdicom:
         self.dp: Console = Console(self.config.verbosity, self.config.syslog, statusToStderr=self.config.json)
         self.record: RunRecord = RunRecord()
         self.walk: TreeWalk = TreeWalk(self.config)
+        self.shard: str = "{}/{}".format(*self.walk.shard) if self.walk.shard else ""
+        if self.config.dask:  # --threads given, even as its default '0', is one worker count too many
+            dask_check(self.config.dask, self.config.daskTimeout, values.get("threads") is not None)
         self.inputPath: Path = self.walk.inputPath
         self.outputPath: Path = self.walk.outputPath
         self.job: Job | None = job
@@ -112,7 +116,9 @@ class pfdicom:
         committer: OutputCommitter = OutputCommitter(self.config.overwrite)
         sinks: list[Sink] = self.sinks_make()
         try:
-            with executor_make(job, self.config.threads, self.record.filesFound) as executor:
+            files: int = self.record.filesFound
+            config: TagSubOptions = self.config
+            with executor_make(job, config.threads, files, config.dask, config.daskTimeout) as executor:
                 for result in executor.results(self.walk.tasks_iterate(nodes)):
                     committer.commit(result)
                     for sink in sinks:
@@ -149,6 +155,8 @@ class pfdicom:
             "filesFound": self.record.filesFound,
             "walkErrors": list(self.record.walkErrors),
             "threads": self.config.threads,
+            "dask": self.config.dask or None,
+            "shard": self.shard or None,
         }
 
     def run(self, *args: object, timerStart: bool = True, **kwargs: object) -> dict[str, object]:

@@ -22,13 +22,14 @@ Dependencies:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pfdicom_tagSub import report
 from pfdicom_tagSub.dicomfile import FileJob
 from pfdicom_tagSub.errors import UsageError
 from pfdicom_tagSub.functions import Context
-from pfdicom_tagSub.keys import Key, key_load
+from pfdicom_tagSub.keys import KEY_ENVIRONMENT, Key, key_load, keyPath_default
 from pfdicom_tagSub.models import TagSubOptions, Template
 from pfdicom_tagSub.pfdicom import pfdicom
 from pfdicom_tagSub.profiles import Profile
@@ -58,6 +59,20 @@ def audit_validate(config: TagSubOptions) -> None:
     if path_isInside(Path(config.audit), Path(config.inputDir)):
         raise UsageError(f"--audit {config.audit}: inside the input directory, which is never written")
     audit_check(config.audit)
+
+
+def shardKey_check(keyFile: str, environ: Mapping[str, str]) -> None:
+    """Refuse to make a new key for one shard: the other shards, on other machines, would make
+    keys of their own, and give the same patient other pseudonyms.
+
+    Raises:
+        UsageError: no ``--keyFile``, no ``PFDICOM_TAGSUB_KEY`` and no default key yet.
+    """
+    if not keyFile and KEY_ENVIRONMENT not in environ and not os.path.lexists(keyPath_default(environ)):
+        raise UsageError(
+            f"--shard: keyed rules need the same key in every shard, and there is none yet: give "
+            f"--keyFile or {KEY_ENVIRONMENT} (or run once without --shard to create the default key)"
+        )
 
 
 class pfdicom_tagSub(pfdicom):
@@ -93,15 +108,20 @@ class pfdicom_tagSub(pfdicom):
             UsageError: the key cannot be read or created, or is too short.
         """
         needed: bool = self.ruleset.keyNeeded or (self.stem is not None and template_needsKey(self.stem))
+        if needed and self.shard:
+            shardKey_check(self.config.keyFile, os.environ)
         key: Key | None = key_load(self.config.keyFile, os.environ, self.dp.notice) if needed else None
         return Context(key, self.config.dateShift)
 
     def start_report(self) -> None:
-        """The start line: version, roots, profile, rules and workers."""
+        """The start line: version, roots, profile, rules, workers and shard."""
+        config: TagSubOptions = self.config
+        workers: str = f"Dask cluster {config.dask}" if config.dask else f"{max(config.threads, 1)} workers"
+        shard: str = f", shard {self.shard}" if self.shard else ""
         profile: str = f"--profile {self.profile.text}, " if self.profile is not None else ""
         self.dp.qprint(
             f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
-            f"{profile}{len(self.d_tagStruct)} rules, {max(self.config.threads, 1)} workers",
+            f"{profile}{len(self.d_tagStruct)} rules, {workers}{shard}",
             level=1,
         )
 
@@ -119,6 +139,7 @@ class pfdicom_tagSub(pfdicom):
         )
         d_tagSub: dict[str, object] = report.tagSub_toDict(self.record, unmatched, list(self.d_tagStruct))
         d_tagSub["profile"] = self.profile.text if self.profile is not None else ""
+        d_tagSub["shard"] = self.shard or None
         if self.planSink is not None and self.planSink.gather:
             d_tagSub["plan"] = self.planSink.plan
         result["d_tagSub"] = d_tagSub

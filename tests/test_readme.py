@@ -17,8 +17,8 @@ def test_the_readme_renders_without_warnings() -> None:
 def test_the_readme_gives_the_install_and_test_commands_ci_runs() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     assert "pip install . && pfdicom_tagSub -I examples/dicom -O anon --profile basic --verify" in README
-    assert "pip install '.[test]' && python -m pytest" in README
-    assert "'.[test]'" in ci and "python -m pytest" in ci
+    assert "pip install '.[test,dask]' && python -m pytest" in README
+    assert "'.[test,dask]'" in ci and "python -m pytest" in ci
 
 
 def test_the_readme_s_option_table_gives_each_option_s_rows_and_code_as_the_table_file_has_them() -> None:
