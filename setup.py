@@ -20,6 +20,8 @@ setup(
     long_description_content_type="text/x-rst",
     license="MIT",
     packages=find_packages(include=["pfdicom_tagSub", "pfdicom_tagSub.*"]),
+    # PS3.15 Table E.1-1 for --profile, with its MIT licence and a note naming its source
+    package_data={"pfdicom_tagSub": ["data/*.json", "data/*.txt"]},
     python_requires=">=3.11",
     install_requires=[
         "pydicom>=3.0,<4",

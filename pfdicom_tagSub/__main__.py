@@ -70,6 +70,13 @@ def parserRules_add(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-F", "--tagFile", dest="tagFile", default="", help="rules from a JSON file")
     group.add_argument("-T", "--tagStruct", dest="tagStruct", default="", help="rules as a JSON string")
     group.add_argument("-n", "--tagInfo", dest="tagInfo", default="", help="rules as key,value ++ key,value")
+    group.add_argument(
+        "--profile",
+        dest="profile",
+        default="",
+        metavar="basic[,OPTION...]",
+        help="PS3.15 Annex E's Basic Profile, with its options (see --man); rules override it",
+    )
     group.add_argument("-s", "--splitToken", dest="splitToken", default="++", help="--tagInfo item separator")
     group.add_argument(
         "-k", "--splitKeyValue", dest="splitKeyValue", default=",", help="--tagInfo key/value separator"

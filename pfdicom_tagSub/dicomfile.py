@@ -18,7 +18,7 @@ Typical usage:
 
 Dependencies:
     - pydicom, to read
-    - pfdicom_tagSub.plan, output, functions, rules, verify
+    - pfdicom_tagSub.plan, sequences, output, functions, rules, verify
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from pfdicom_tagSub.output import (
 )
 from pfdicom_tagSub.plan import Planner, changes_apply, plan
 from pfdicom_tagSub.rules import RuleSet
+from pfdicom_tagSub.sequences import element_isComplete
 from pfdicom_tagSub.verify import Hit, hits_describe, output_verify
 from pfdicom_tagSub.whole import DELIMITER_BYTES, dataset_checkWhole, dataset_hasContent
 

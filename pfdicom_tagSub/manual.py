@@ -12,6 +12,7 @@ SYNOPSIS
     pfdicom_tagSub
         -I|--inputDir <inputDir>  -O|--outputDir <outputDir>    (or: <inputDir> <outputDir>)
         [-F|--tagFile <rules.json> | -T|--tagStruct <JSON> | -n|--tagInfo <key,value ++ ...>]
+        [--profile basic[,<option>...]]
         [-s|--splitToken <token>] [-k|--splitKeyValue <token>]
         [-i|--inputFile <name>] [-e|--extension <ext>]
         [--fileFilter <tokens>] [--fileFilterLogic AND|OR]
@@ -25,7 +26,9 @@ SYNOPSIS
         [--json] [--printElapsedTime] [-v|--verbosity <0..5>] [--syslog]
         [-x|--man] [-y|--synopsis] [--version] [-h|--help]
 
-BRIEF EXAMPLE
+BRIEF EXAMPLES
+
+    pfdicom_tagSub -I /data/in -O /data/anon --profile basic,retainLongModifiedDates --verify
 
     pfdicom_tagSub -e dcm -I /data/in -O /data/anon --tagStruct '{
         "PatientName":      "%_name|patientID_PatientName",
@@ -45,7 +48,63 @@ DESCRIPTION
     DICOM element values by rules and writes each file to the same relative place under
     <outputDir>. Files that are not DICOM are skipped and named; a file that fails fails
     alone. Everything a rule does not target is kept: transfer syntax, preamble, file meta,
-    private elements (unless --removePrivateTags), pixel data byte for byte.
+    private elements (unless --removePrivateTags or --profile), pixel data byte for byte.
+
+PROFILE
+
+    --profile basic[,OPTION...] applies PS3.15 Annex E, Table E.1-1 (edition 2024b, 621
+    rows, shipped with the tool) to every element a row names, at every depth:
+        X   remove (a sequence with its items)
+        Z   empty (a sequence: no items left)
+        D   a dummy, as %_dummy; PatientID gets the keyed %_hash|16_PatientID; a
+            sequence is kept and its items get the profile; binary data is emptied
+        U   a keyed UID, as %_uid (references follow; MediaStorageSOPInstanceUID too)
+        Z/D, X/D, X/Z/D -> D;  X/Z -> Z;  X/Z/U* -> the sequence kept, its UIDs remapped
+        C   (an option's "clean") free text (AE LO LT PN SH ST UC UR UT) emptied; a date
+            (DA, DT) shifted per patient as %_dateshift|patientID_#tag; a time kept (a
+            whole-day shift leaves it valid); a sequence kept, its items profiled; a
+            code string kept; binary data cannot be cleaned: the row's basic action
+        K   keep
+    Every private element is removed, at every depth, with its creator.
+
+    Options (each changes only the rows of its column, to K or C; where two options
+    disagree on a row, C wins), with their CID 7050 codes:
+        retainLongFullDates (113106)
+            dates and times kept
+        retainLongModifiedDates (113107); not with retainLongFullDates
+            dates shifted per patient (--dateShiftRange, seeded by PatientID), times kept
+        retainUIDs (113110)
+            every UID kept
+        retainDeviceIdentity (113109)
+            device, detector and station names, serial numbers, calibration dates kept;
+            AE titles emptied
+        retainInstitutionIdentity (113112)
+            institution name, address, department, clinical trial site kept
+        retainPatientCharacteristics (113108)
+            age, sex, size, weight, ethnic group, smoking and pregnancy status kept;
+            allergies, pre-medication, special needs, patient state emptied
+        cleanDescriptors (113105)
+            descriptions, comments, labels (free text) kept present but emptied;
+            descriptor sequences kept, their items profiled
+        cleanStructuredContent (113104)
+            content, acquisition context and specimen preparation sequences kept,
+            their items profiled
+        cleanGraphics (113103)
+            graphic annotations kept, their items profiled; overlay comments and curve
+            descriptions emptied; overlay and curve bitmaps removed as by Basic
+    An unknown option is exit 2. (Retain Safe Private is not offered: the table does not
+    say which private elements are safe; keep one you know with a rule, below.)
+
+    Every output gets PatientIdentityRemoved YES, DeidentificationMethod
+    "pfdicom_tagSub <version>: PS3.15 E.1-1 Basic" plus each option (and "with user
+    rules (-T/-F/-n)" when rules are given), DeidentificationMethodCodeSequence (CID
+    7050: 113100 and one code per option) and LongitudinalTemporalInformationModified
+    (REMOVED; UNMODIFIED with retainLongFullDates; MODIFIED with retainLongModifiedDates).
+
+    Rules from -T/-F/-n override the profile element by element, %_keep included:
+        --profile basic -T '{"PatientName": "%_name|patientID_PatientName"}'
+    A private element a rule keeps stays with its creator element. The profile needs the
+    secret key (below); it cannot be combined with --topLevelOnly.
 
 RULES
 
@@ -155,8 +214,8 @@ EXIT STATUS
 
     0   every DICOM file was written (or kept because its output exists)
     1   a file failed, or the run could not start
-    2   bad arguments or bad rules; nothing was written. A run with no rules and no
-        --removePrivateTags is exit 2: nothing to de-identify.
+    2   bad arguments, bad rules or a bad profile; nothing was written. A run with no
+        rules, no --profile and no --removePrivateTags is exit 2: nothing to de-identify.
 
     Messages never show element values; --dryRun and -v 5 do, when asked.
 

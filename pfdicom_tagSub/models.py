@@ -94,7 +94,7 @@ class Template:
 
 
 RuleKind = Literal["keyword", "tag", "private", "regex"]
-RuleAction = Literal["template", "remove", "keep", "dummy"]
+RuleAction = Literal["template", "remove", "keep", "dummy", "empty"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ class Rule:
         index: the rule's position among all rules, for precedence and reporting.
         pattern: the compiled regex of a ``re:`` key, else None.
         kind: what the key is: ``keyword``, ``tag``, ``private`` or ``regex``.
-        action: ``template`` (the value is computed), ``remove``, ``keep`` or ``dummy``.
+        action: ``template`` (the value is computed), ``remove``, ``keep``, ``dummy``, or ``empty``
+            (a profile's Z: a sequence keeps no item).
         tag: the element a keyword or tag key names, else None.
         private: the element a private-creator key names, else None.
     """

@@ -120,6 +120,7 @@ class TagSubOptions:
     dask: str = ""
     daskTimeout: int = 30
     shard: str = ""
+    profile: str = ""
 
     def __post_init__(self) -> None:
         self.dateShiftRange = self.dateShiftRange.strip() or "-1095:-1"  # a wrapper's '' is "not given"

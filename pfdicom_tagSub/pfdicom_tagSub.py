@@ -16,7 +16,7 @@ Typical usage:
 
 Dependencies:
     - pfdicom_tagSub.pfdicom (the engine), dicomfile (the job it is given), rules, template, keys,
-      report
+      sources, profiles, report
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from pfdicom_tagSub.functions import Context
 from pfdicom_tagSub.keys import KEY_ENVIRONMENT, Key, key_load, keyPath_default
 from pfdicom_tagSub.models import TagSubOptions, Template
 from pfdicom_tagSub.pfdicom import pfdicom
-from pfdicom_tagSub.rules import RuleSet, rules_compile, rules_required, tagStruct_load
+from pfdicom_tagSub.profiles import Profile
+from pfdicom_tagSub.rules import RuleSet, rules_compile
 from pfdicom_tagSub.sinks import audit_check
+from pfdicom_tagSub.sources import profile_load, rules_required, tagStruct_load
 from pfdicom_tagSub.template import template_needsKey, template_parse
 
 
@@ -78,6 +80,7 @@ class pfdicom_tagSub(pfdicom):
 
     Attributes:
         d_tagStruct: the rules as given, key to value template, in order.
+        profile: ``--profile``, built from PS3.15's table; None without one.
         ruleset: the checked rules.
         stem: the parsed ``--outputFileStem`` template, or None.
 
@@ -91,7 +94,8 @@ class pfdicom_tagSub(pfdicom):
         audit_validate(self.config)
         self.d_tagStruct: dict[str, str] = tagStruct_load(self.config)
         rules_required(self.config, self.d_tagStruct)
-        self.ruleset: RuleSet = rules_compile(self.d_tagStruct)
+        self.profile: Profile | None = profile_load(self.config, bool(self.d_tagStruct), self.str_version)
+        self.ruleset: RuleSet = rules_compile(self.d_tagStruct, self.profile)
         self.stem: Template | None = (
             template_parse(self.config.outputFileStem) if self.config.outputFileStem else None
         )
@@ -110,13 +114,14 @@ class pfdicom_tagSub(pfdicom):
         return Context(key, self.config.dateShift)
 
     def start_report(self) -> None:
-        """The start line: version, roots, rules, workers and shard."""
+        """The start line: version, roots, profile, rules, workers and shard."""
         config: TagSubOptions = self.config
         workers: str = f"Dask cluster {config.dask}" if config.dask else f"{max(config.threads, 1)} workers"
         shard: str = f", shard {self.shard}" if self.shard else ""
+        profile: str = f"--profile {self.profile.text}, " if self.profile is not None else ""
         self.dp.qprint(
             f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
-            f"{len(self.d_tagStruct)} rules, {workers}{shard}",
+            f"{profile}{len(self.d_tagStruct)} rules, {workers}{shard}",
             level=1,
         )
 
@@ -125,14 +130,15 @@ class pfdicom_tagSub(pfdicom):
 
         Returns:
             ``{'status', 'exitCode', 'error', 'runTime', 'd_pfdicom', 'd_tagSub'}``; ``d_tagSub``
-            holds ``filesRead``, ``filesAnalyzed``, ``filesSaved`` and the lists of failed and
-            non-DICOM files, without any element value.
+            holds ``filesRead``, ``filesAnalyzed``, ``filesSaved``, the lists of failed and
+            non-DICOM files, the rule keys and the profile, without any element value.
         """
         result: dict[str, object] = super().run(*args, timerStart=timerStart, **kwargs)
         unmatched: list[str] = (
             self.ruleset.regexes_unmatched(self.record.regexHits) if self.record.filesAnalyzed else []
         )
         d_tagSub: dict[str, object] = report.tagSub_toDict(self.record, unmatched, list(self.d_tagStruct))
+        d_tagSub["profile"] = self.profile.text if self.profile is not None else ""
         d_tagSub["shard"] = self.shard or None
         if self.planSink is not None and self.planSink.gather:
             d_tagSub["plan"] = self.planSink.plan

@@ -8,9 +8,9 @@ be shown, stored and checked before anything happens. ``changes_apply`` then wri
 those changes.
 
 Key components:
-    - sequence_items: a sequence's items, private ones held as bare bytes included
     - creators_read: a data set's private creators, by the tag of their creator element
-    - Planner / plan: the walk that turns rules into changes
+    - Planner / plan: the walk that turns rules into changes, then the elements created, the
+      file meta following, and a profile's conformance elements
     - changes_apply: set, create and remove what the changes say
 
 Typical usage:
@@ -19,15 +19,16 @@ Typical usage:
 
 Dependencies:
     - pydicom for element conversion
-    - pfdicom_tagSub.dictionary, functions, template, rules, values (the checks)
+    - pfdicom_tagSub.dictionary, functions, template, rules, values (the checks), sequences
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
@@ -36,14 +37,15 @@ from pfdicom_tagSub.dictionary import (
     keyword_of,
     keyword_vr,
     private_creatorTag,
-    tag_isSequence,
     tag_of,
     tag_vm,
 )
 from pfdicom_tagSub.errors import DicomReadError, ValueInvalidError
 from pfdicom_tagSub.functions import Context, dummy_make
-from pfdicom_tagSub.models import META_PATH, Change, Rule, RuleSkip, Steps, tag_format
+from pfdicom_tagSub.models import META_PATH, Action, Change, Rule, RuleSkip, Steps, tag_format
+from pfdicom_tagSub.profiles import Profile, Stamp
 from pfdicom_tagSub.rules import RuleSet
+from pfdicom_tagSub.sequences import dataset_at, element_isComplete, element_isSequence, sequence_items
 from pfdicom_tagSub.template import Absent, Scope, template_evaluate
 from pfdicom_tagSub.values import (
     dataset_encodings,
@@ -53,90 +55,15 @@ from pfdicom_tagSub.values import (
     value_fromText,
 )
 
-UNDEFINED_LENGTH: int = 0xFFFFFFFF
-ITEM_TAG: bytes = b"\xfe\xff\x00\xe0"
 SPECIFIC_CHARACTER_SET: BaseTag = Tag(0x0008, 0x0005)
 SOP_INSTANCE_UID: int = 0x00080018
 MEDIA_STORAGE_SOP_INSTANCE_UID: int = 0x00020003
 REMOVE_PRIVATE: str = "--removePrivateTags"
+PROFILE: str = "--profile"
+EMPTY_SEQUENCE: str = "[]"
 
 
 Lookup = Callable[[str], str | None]
-
-
-def element_isComplete(raw: object) -> bool:
-    """Whether a raw element holds as many bytes as its header announced (not truncated)."""
-    if not isinstance(raw, RawDataElement) or raw.length == UNDEFINED_LENGTH or raw.value is None:
-        return True
-    return len(raw.value) >= raw.length
-
-
-def element_isOpaquePrivate(raw: object) -> bool:
-    """Whether a raw element is a private one of unknown VR (implicit or UN) and defined length."""
-    return (
-        isinstance(raw, RawDataElement)
-        and raw.tag.is_private
-        and raw.VR in (None, "UN")
-        and raw.length != UNDEFINED_LENGTH
-    )
-
-
-def private_asSequence(dataset: Dataset, tag: BaseTag, value: bytes) -> DataElement | None:
-    """The bytes of an opaque private element read as the sequence they hold, when they start with an item.
-
-    A private sequence of a creator pydicom does not know, in an implicit-VR file (or written as
-    UN), reads as bytes: the identifiers in its items would escape the rules. Its bytes are
-    implicit VR little endian either way (PS3.5 6.2.2). The data set is not changed.
-    """
-    if value[: len(ITEM_TAG)] != ITEM_TAG:
-        return None
-    charset: object = dataset.original_character_set or dataset._character_set
-    raw: RawDataElement = RawDataElement(tag, "SQ", len(value), value, 0, True, True)
-    try:
-        element: DataElement = convert_raw_data_element(
-            raw,
-            encoding=charset,  # type: ignore[arg-type]  # what pydicom passes itself
-            ds=dataset,
-        )
-    except Exception:  # not a sequence after all: its bytes stay as they are
-        return None
-    return element if element.VR == "SQ" else None
-
-
-def sequence_items(dataset: Dataset, tag: BaseTag) -> Sequence | None:
-    """The items of an element that is a sequence; None for any other element.
-
-    A standard element of implicit VR or UN takes the dictionary's word; a private one, or one
-    of undefined length, is converted so that pydicom decides, as it does when reading.
-    """
-    raw: object = dataset.get_item(tag)
-    vr: str | None = getattr(raw, "VR", None)
-    if vr == "SQ":
-        return dataset[tag].value
-    if vr not in (None, "UN"):
-        return None
-    if not tag.is_private and getattr(raw, "length", 0) != UNDEFINED_LENGTH:
-        return dataset[tag].value if tag_isSequence(tag) else None
-    element: DataElement = dataset[tag]  # pydicom converts it here, as it would to write it
-    items: Sequence | None = element.value if element.VR == "SQ" else None
-    if items is None and tag.is_private and isinstance(element.value, bytes):
-        converted: DataElement | None = private_asSequence(dataset, tag, element.value)
-        items = converted.value if converted is not None else None
-    if items is not None and isinstance(raw, RawDataElement) and element_isOpaquePrivate(raw):
-        # its bytes stay as they came, unless a change inside it is applied (``dataset_at``)
-        dataset[tag] = raw
-    return items
-
-
-def element_isSequence(dataset: Dataset, tag: BaseTag) -> bool:
-    """Whether an element is a sequence, converting it only when its header leaves a doubt."""
-    raw: object = dataset.get_item(tag)
-    vr: str | None = getattr(raw, "VR", None)
-    if vr not in (None, "UN"):
-        return vr == "SQ"
-    if tag.is_private or getattr(raw, "length", 0) == UNDEFINED_LENGTH:
-        return sequence_items(dataset, tag) is not None
-    return tag_isSequence(tag)
 
 
 def lookup_make(chain: list[Dataset], current: tuple[str, BaseTag] | None = None) -> Lookup:
@@ -231,8 +158,10 @@ class Planner:
                 rule, hits = self.ruleset.rule_for(keyword, tag, creator)
                 self.regexHits.update(hits)
             if rule is not None and rule.action == "remove":
-                self.element_remove(dataset, tag, where, steps, rule.key)  # a sequence goes whole
-                continue
+                if not self.creator_isNeeded(dataset, tag, rule, creators):
+                    self.element_remove(dataset, tag, where, steps, rule.key)  # a sequence goes whole
+                    continue
+                rule = None
             acts: bool = rule is not None and rule.action != "keep"
             if not self.descend:
                 # asked even without a rule: pydicom's reading of a doubtful element is what is written
@@ -240,12 +169,34 @@ class Planner:
                     self.element_plan(dataset, tag, rule, chain, where, steps)
                 continue
             items: Sequence | None = sequence_items(dataset, tag)
-            if items is not None:
+            if items is not None and rule is not None and rule.action == "empty":
+                self.sequence_empty(dataset, tag, where, steps, rule.key)
+            elif items is not None:
                 name: str = where + (keyword or tag_format(tag))
                 for index, item in enumerate(items):
                     self.dataset_visit(item, [item, *chain], f"{name}[{index}].", (*steps, (tag, index)))
             elif acts and rule is not None:
                 self.element_plan(dataset, tag, rule, chain, where, steps)
+
+    def creator_isNeeded(self, dataset: Dataset, tag: BaseTag, rule: Rule, creators: dict[int, str]) -> bool:
+        """Whether a private creator element that a profile removes reserves a block in which a user
+        rule keeps an element: the element would be left without its creator."""
+        if not (Profile.isPrivateRemoval(rule) and self.ruleset.keepsPrivate and 0x10 <= tag.element <= 0xFF):
+            return False
+        creator: str | None = (creators or creators_read(dataset)).get(int(tag))
+        for other in dataset.keys():  # noqa: SIM118  # iterating a Dataset would decode every element
+            if other.group == tag.group and other.element >> 8 == tag.element:
+                found: Rule | None = self.ruleset.rule_for("", other, creator)[0]
+                if found is None or found.action != "remove":
+                    return True
+        return False
+
+    def sequence_empty(self, dataset: Dataset, tag: BaseTag, where: str, steps: Steps, why: str) -> None:
+        """Plan a sequence left with no items (PS3.15's Z on a sequence)."""
+        keyword: str = keyword_of(tag)
+        path: str = where + (keyword or tag_format(tag))
+        change: Change = Change(path, int(tag), keyword, "SQ", "replace", None, EMPTY_SEQUENCE, why, steps)
+        self.changes.append(change)
 
     def element_remove(self, dataset: Dataset, tag: BaseTag, where: str, steps: Steps, why: str) -> None:
         """Plan the removal of one element (a sequence's items go with it)."""
@@ -318,10 +269,42 @@ def absent_create(planner: Planner, root: Dataset) -> None:
         planner.change_add(Change(keyword, tag, keyword, vr, "create", None, text, rule.key), rule, [root])
 
 
+def stamps_plan(planner: Planner, root: Dataset) -> None:
+    """Plan a profile's conformance elements at the top level, created or replaced; each takes the
+    place of what a ``re:`` rule planned for the same element."""
+    stamp: Stamp
+    for stamp in planner.ruleset.stamps():
+        planner.changes = [
+            change for change in planner.changes if change.steps or change.meta or change.tag != stamp.tag
+        ]
+        present: bool = stamp.tag in root
+        old: str | None = element_textOrNone(root[stamp.tag]) if present else None
+        action: Action = "replace" if present else "create"
+        planner.changes.append(
+            Change(stamp.keyword, stamp.tag, stamp.keyword, stamp.vr, action, old, stamp.text, PROFILE)
+        )
+
+
+def meta_remap(planner: Planner, meta: Dataset) -> None:
+    """A profile's rule for MediaStorageSOPInstanceUID, for a data set without a SOPInstanceUID to follow."""
+    profile: Profile | None = planner.ruleset.profile
+    rule: Rule | None = profile.rule_for(MEDIA_STORAGE_SOP_INSTANCE_UID) if profile is not None else None
+    if rule is None or rule.action != "template":
+        return
+    planned: int = len(planner.changes)
+    planner.element_plan(meta, Tag(MEDIA_STORAGE_SOP_INSTANCE_UID), rule, [meta], META_PATH, ())
+    remapped: list[Change] = planner.changes[planned:]
+    planner.changes[planned:] = [dataclasses.replace(change, meta=True) for change in remapped]
+
+
 def meta_follow(planner: Planner, root: Dataset) -> None:
-    """The file meta's MediaStorageSOPInstanceUID follows a new top-level SOPInstanceUID."""
+    """The file meta's MediaStorageSOPInstanceUID follows a new top-level SOPInstanceUID (a profile
+    remaps it by itself in a data set without one)."""
     meta: Dataset | None = getattr(root, "file_meta", None)
     if meta is None or MEDIA_STORAGE_SOP_INSTANCE_UID not in meta:
+        return
+    if SOP_INSTANCE_UID not in root:
+        meta_remap(planner, meta)
         return
     for change in planner.changes:
         if change.tag == SOP_INSTANCE_UID and not change.steps and change.action != "remove":
@@ -346,7 +329,8 @@ def meta_follow(planner: Planner, root: Dataset) -> None:
 def plan(
     root: Dataset, ruleset: RuleSet, topLevelOnly: bool, removePrivate: bool, context: Context | None = None
 ) -> Planner:
-    """Plan a whole file: the walk, then the elements to create, then the file meta.
+    """Plan a whole file: the walk, then the elements to create (a profile's conformance elements
+    among them), then the file meta.
 
     Args:
         context: the run's key and settings; None for a run whose rules need no key.
@@ -361,27 +345,9 @@ def plan(
     planner: Planner = Planner(ruleset, topLevelOnly, removePrivate, context or Context())
     planner.dataset_visit(root, [root], "", ())
     absent_create(planner, root)
+    stamps_plan(planner, root)
     meta_follow(planner, root)
     return planner
-
-
-def dataset_at(root: Dataset, change: Change) -> Dataset:
-    """The data set that holds a change's element, sequences entered by their steps.
-
-    A private sequence that was read as bare bytes is converted in its data set here, where a
-    change inside it is about to be applied.
-    """
-    if change.meta:
-        return root.file_meta
-    dataset: Dataset = root
-    for tag, index in change.steps:
-        element: DataElement = dataset[tag]
-        if element.VR != "SQ" and isinstance(element.value, bytes):
-            converted: DataElement | None = private_asSequence(dataset, Tag(tag), element.value)
-            if converted is not None:
-                dataset[tag] = element = converted
-        dataset = element.value[index]
-    return dataset
 
 
 def changes_apply(root: Dataset, changes: list[Change] | tuple[Change, ...]) -> None:

@@ -1,4 +1,4 @@
-"""Rules: read from ``--tagStruct``, ``--tagFile`` or ``--tagInfo``, checked, resolved per element.
+"""Rules: the user's (from ``sources``) checked, with the profile's behind them, resolved per element.
 
 A key is a keyword (``PatientName``), a tag (``(0010,0020)``), a private element named by its
 creator (``(0009,"ACME 1.1",01)``) or a regex over keywords (``re:.*hysician``); a value is a
@@ -6,31 +6,28 @@ template, or an action by itself (``%_remove``, ``%_keep``, ``%_dummy``). Every 
 when the rule set is built, before any file is touched: a key that is no DICOM keyword (with the
 closest keywords suggested), a file meta element, a bad regex, an unknown function, a ``%Word``
 that is no keyword, a sequence or binary element used as text, a function on an element it
-cannot read, two keys naming one element.
+cannot read, two keys naming one element. A ``--profile`` (``profiles``) acts on every element no
+user rule acts on: the user's rules override it element by element.
 
 Key components:
-    - tagStruct_load: the three rule sources to one ordered dict, checked for shape
-    - tagInfo_parse: the ``key,value ++ key,value`` form
-    - rules_required: a run must be given something to de-identify with
     - key_parse, rule_compile, rules_compile: the dict to a RuleSet
     - RuleSet: which rule acts on an element (explicit keys beat ``re:``, ``%_keep`` beats other
-      ``re:``, a later ``re:`` beats an earlier)
+      ``re:``, a later ``re:`` beats an earlier, any user rule beats the profile)
 
 Typical usage:
-    ruleset = rules_compile(tagStruct_load(options))
+    ruleset = rules_compile(tagStruct_load(options), profile_build("basic", __version__))
     rule, hits = ruleset.rule_for("ReferringPhysicianName")
 
 Dependencies:
     - pfdicom_tagSub.dictionary, for keywords and VRs
     - pfdicom_tagSub.template, to parse each value
+    - pfdicom_tagSub.profiles, for the profile's rules and conformance elements
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
 from pfdicom_tagSub.dictionary import (
@@ -45,7 +42,7 @@ from pfdicom_tagSub.dictionary import (
     tag_vr,
     vr_isText,
 )
-from pfdicom_tagSub.errors import RuleError, UsageError
+from pfdicom_tagSub.errors import RuleError
 from pfdicom_tagSub.functions import DUMMY_FIXED, DUMMY_TEXT_VRS, FUNCTIONS
 from pfdicom_tagSub.models import (
     CURRENT_ELEMENT,
@@ -54,9 +51,9 @@ from pfdicom_tagSub.models import (
     Rule,
     RuleAction,
     RuleKind,
-    TagSubOptions,
     Template,
 )
+from pfdicom_tagSub.profiles import Profile, Stamp
 from pfdicom_tagSub.template import ACTION_NAMES, template_needsKey, template_parse
 
 Name = TypeVar("Name", int, PrivateKey)
@@ -70,116 +67,6 @@ FILE_META_REASON: str = (
     "a file meta element (group 0002) takes no rule: MediaStorageSOPInstanceUID follows "
     "SOPInstanceUID by itself, and the transfer syntax is not a rule's business"
 )
-NOTHING_TO_DO: str = "nothing to de-identify: give rules (-T/-F/-n) or --profile"
-
-
-def pairs_unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """A JSON object hook that refuses a key given twice, which JSON would silently drop."""
-    result: dict[str, object] = {}
-    for key, value in pairs:
-        if key in result:
-            raise RuleError(f"rule key {key!r} is given twice")
-        result[key] = value
-    return result
-
-
-def json_parse(text: str, origin: str) -> dict[str, str]:
-    """Parse a JSON object of string values.
-
-    Raises:
-        RuleError: invalid JSON, not an object, a non-text value, a duplicate key.
-    """
-    try:
-        loaded: object = json.loads(text, object_pairs_hook=pairs_unique)
-    except json.JSONDecodeError as err:
-        raise RuleError(
-            f"{origin}: invalid JSON: {err.msg} at line {err.lineno} column {err.colno}"
-        ) from None
-    if not isinstance(loaded, dict):
-        raise RuleError(f"{origin}: expected a JSON object of key: value rules, got {type(loaded).__name__}")
-    for key, value in loaded.items():
-        if not isinstance(value, str):
-            raise RuleError(f"{origin}: the value of {key!r} must be text, not {json.dumps(value)}")
-    return loaded
-
-
-def tagInfo_parse(text: str, splitToken: str, splitKeyValue: str) -> dict[str, str]:
-    """Split ``key<kv>value<token>key<kv>value`` into rules, whitespace stripped.
-
-    Each item splits at its first ``splitKeyValue``, so a value may contain it.
-
-    Raises:
-        RuleError: an item without the key/value separator, an empty key, a duplicate key.
-
-    Example:
-        >>> tagInfo_parse("PatientName,anon ++ PatientID, %_md5|7_PatientID", "++", ",")
-        {'PatientName': 'anon', 'PatientID': '%_md5|7_PatientID'}
-    """
-    if not splitToken or not splitKeyValue:
-        raise UsageError("--splitToken and --splitKeyValue must not be empty")
-    rules: dict[str, str] = {}
-    for item in (part.strip() for part in text.split(splitToken)):
-        if not item:
-            continue
-        key, separator, value = tagInfo_item(item, splitKeyValue)
-        if not separator or not key.strip():
-            raise RuleError(f"--tagInfo item {item!r} is not <key>{splitKeyValue}<value>")
-        if key.strip() in rules:
-            raise RuleError(f"--tagInfo: rule key {key.strip()!r} is given twice")
-        rules[key.strip()] = value.strip()
-    return rules
-
-
-def tagInfo_item(item: str, splitKeyValue: str) -> tuple[str, str, str]:
-    """One ``--tagInfo`` item as (key, separator, value); a ``(gggg,...)`` key is taken whole,
-    its commas included.
-
-    Example:
-        >>> tagInfo_item('(0009,"ACME 1.1",01),%_remove', ",")
-        ('(0009,"ACME 1.1",01)', ',', '%_remove')
-    """
-    closing: int = item.find(")") if item.startswith("(") else -1
-    if closing > 0:
-        key, rest = item[: closing + 1], item[closing + 1 :].lstrip()
-        if rest.startswith(splitKeyValue):
-            return key, splitKeyValue, rest[len(splitKeyValue) :]
-    return item.partition(splitKeyValue)
-
-
-def tagStruct_load(options: TagSubOptions) -> dict[str, str]:
-    """The rules from whichever of ``tagStruct``, ``tagFile``, ``tagInfo`` is given (at most one).
-
-    Raises:
-        UsageError: more than one source.
-        RuleError: a missing or unreadable tag file, invalid JSON, malformed tagInfo.
-    """
-    given: list[str] = [
-        name for name in ("tagStruct", "tagFile", "tagInfo") if getattr(options, name).strip()
-    ]
-    if len(given) > 1:
-        raise UsageError(f"give the rules once: --{given[0]} and --{given[1]} both given")
-    if options.tagStruct.strip():
-        return json_parse(options.tagStruct, "--tagStruct")
-    if options.tagFile.strip():
-        try:
-            text: str = Path(options.tagFile).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            reason: str = getattr(err, "strerror", None) or str(err)
-            raise RuleError(f"--tagFile {options.tagFile}: cannot read: {reason}") from None
-        return json_parse(text, f"--tagFile {options.tagFile}")
-    if options.tagInfo.strip():
-        return tagInfo_parse(options.tagInfo, options.splitToken, options.splitKeyValue)
-    return {}
-
-
-def rules_required(options: TagSubOptions, tagStruct: dict[str, str]) -> None:
-    """Refuse a run that would copy patient data unchanged: no rules and nothing else that de-identifies.
-
-    Raises:
-        UsageError: no rule, and no ``--removePrivateTags``.
-    """
-    if not tagStruct and not options.removePrivateTags:
-        raise UsageError(NOTHING_TO_DO)
 
 
 def regex_compile(key: str) -> re.Pattern[str]:
@@ -348,10 +235,13 @@ class RuleSet:
             that match its keyword); filled on demand, so each distinct element is resolved once per
             process.
         namesUnnamed: some rule names an element without a keyword (by creator, or a private or
-            unknown tag); else only elements with a keyword can have a rule.
+            unknown tag, or the profile's private elements); else only elements with a keyword can
+            have a rule.
+        profile: ``--profile``, whose rule acts on an element no user rule acts on; None without.
     """
 
     rules: list[Rule]
+    profile: Profile | None = None
     byTag: dict[int, Rule] = field(default_factory=dict)
     byPrivate: dict[PrivateKey, Rule] = field(default_factory=dict)
     regexes: list[Rule] = field(default_factory=list)
@@ -368,7 +258,9 @@ class RuleSet:
                 explicit_add(self.byPrivate, rule.private, rule)
             else:
                 explicit_add(self.byTag, rule.tag or 0, rule)
-        self.namesUnnamed = self.hasPrivate or not all(keyword_of(tag) for tag in self.byTag)
+        self.namesUnnamed = (
+            self.hasPrivate or self.profile is not None or not all(keyword_of(tag) for tag in self.byTag)
+        )
 
     @property
     def hasPrivate(self) -> bool:
@@ -378,7 +270,22 @@ class RuleSet:
     @property
     def keyNeeded(self) -> bool:
         """Some rule computes with the secret key."""
-        return any(template_needsKey(rule.template) or rule_mayDummyUID(rule) for rule in self.rules)
+        profiled: list[Rule] = list(self.profile.byTag.values()) if self.profile is not None else []
+        return any(
+            template_needsKey(rule.template) or rule_mayDummyUID(rule) for rule in [*self.rules, *profiled]
+        )
+
+    @property
+    def keepsPrivate(self) -> bool:
+        """Some user rule names a private element (by creator, or by a tag of an odd group): under a
+        profile, which removes private elements, its creator element must then stay too."""
+        return self.hasPrivate or any((tag >> 16) % 2 == 1 for tag in self.byTag)
+
+    def stamps(self) -> tuple[Stamp, ...]:
+        """The profile's conformance elements, but those a user rule names: the user's rule acts."""
+        if self.profile is None:
+            return ()
+        return tuple(stamp for stamp in self.profile.stamps if stamp.tag not in self.byTag)
 
     def creatable(self) -> list[Rule]:
         """The explicit template rules on dictionary elements, which create their element when absent."""
@@ -410,13 +317,16 @@ class RuleSet:
         return cached
 
     def rule_resolve(self, keyword: str, tag: int | None) -> tuple[Rule | None, frozenset[int]]:
-        """The explicit rule of a tag, else the winning regex on its keyword; and the regexes that match."""
+        """The explicit rule of a tag, else the winning regex on its keyword, else the profile's; and the
+        regexes that match."""
         hits: list[Rule] = [
             rule for rule in self.regexes if rule.pattern and keyword and rule.pattern.match(keyword)
         ]
         kept: list[Rule] = [rule for rule in hits if rule.action == "keep"]
         explicit: Rule | None = self.byTag.get(tag) if tag is not None else None
         winner: Rule | None = explicit or ((kept or hits)[-1] if hits else None)
+        if winner is None and self.profile is not None and tag is not None:
+            winner = self.profile.rule_for(tag)
         return winner, frozenset(rule.index for rule in hits)
 
     def regexes_unmatched(self, hits: set[int]) -> list[str]:
@@ -428,8 +338,8 @@ class RuleSet:
         return {**self.__dict__, "cache": {}}
 
 
-def rules_compile(tagStruct: dict[str, str]) -> RuleSet:
-    """Check and compile every rule.
+def rules_compile(tagStruct: dict[str, str], profile: Profile | None = None) -> RuleSet:
+    """Check and compile every rule; the profile, if any, acts where no rule does.
 
     Raises:
         RuleError: for the first bad rule.
@@ -438,4 +348,5 @@ def rules_compile(tagStruct: dict[str, str]) -> RuleSet:
         >>> rules_compile({"PatientID": "%_md5|7_PatientID"}).rule_for("PatientID")[0].key
         'PatientID'
     """
-    return RuleSet([rule_compile(key, value, index) for index, (key, value) in enumerate(tagStruct.items())])
+    items = enumerate(tagStruct.items())
+    return RuleSet([rule_compile(key, value, index) for index, (key, value) in items], profile)

@@ -10,7 +10,8 @@ Key components:
     - text_check: a rule's text checked for the element's VR, VM and character set; every reason
       it gives is free of the value (``result is 26 characters, more than 16``)
     - vm_allows, vm_minimum: what a dictionary VM asks for
-    - value_fromText: a checked text as the value pydicom writes
+    - value_fromText: a checked text as the value pydicom writes (a sequence's text: its items, as
+      a JSON list of objects of keyword to text)
     - dataset_encodings: the codecs of the nearest Specific Character Set
 
 Typical usage:
@@ -24,15 +25,18 @@ Dependencies:
 
 from __future__ import annotations
 
+import json
+
 from pydicom import config as pydicomConfig
 from pydicom.charset import convert_encodings
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 from pydicom.valuerep import MAX_VALUE_LEN, validate_value
 
-from pfdicom_tagSub.dictionary import keyword_of, tag_vm
+from pfdicom_tagSub.dictionary import keyword_of, keyword_vr, tag_of, tag_vm
 
 SPECIFIC_CHARACTER_SET: BaseTag = Tag(0x0008, 0x0005)
 DEFAULT_CHARSETS: frozenset[str] = frozenset({"", "ISO_IR 6", "ISO 2022 IR 6"})
@@ -241,6 +245,23 @@ def text_check(vr: str, tag: int, text: str, encodings: list[str]) -> None:
     raise ValueError(f"a {vr} element cannot be given a text value")
 
 
+def sequence_fromText(text: str) -> Sequence:
+    """A sequence from its text form: a JSON list of items, each an object of keyword to text.
+
+    Example:
+        >>> sequence_fromText('[{"CodeValue": "113100", "CodingSchemeDesignator": "DCM"}]')[0].CodeValue
+        '113100'
+    """
+    items: list[Dataset] = []
+    for entry in json.loads(text or "[]"):
+        item: Dataset = Dataset()
+        for keyword, value in entry.items():
+            vr: str = keyword_vr(keyword).split(" or ")[0]
+            item.add_new(tag_of(keyword) or 0, vr, value_fromText(vr, value))
+        items.append(item)
+    return Sequence(items)
+
+
 def value_fromText(vr: str, text: str) -> object:
     """The element value a checked text stands for: the text itself, or the numbers it spells.
 
@@ -248,6 +269,8 @@ def value_fromText(vr: str, text: str) -> object:
         >>> value_fromText("US", "1\\\\2"), value_fromText("LO", "x"), value_fromText("FD", "")
         ([1, 2], 'x', None)
     """
+    if vr == "SQ":
+        return sequence_fromText(text)
     if text == "":
         return "" if vr in TEXT_VRS else None
     if vr in INT_VRS or vr in FLOAT_VRS:

@@ -17,7 +17,7 @@ Typical usage:
 
 Dependencies:
     - pydicom, to read the output
-    - pfdicom_tagSub.needles (what to search for), plan (sequence items), models, dictionary
+    - pfdicom_tagSub.needles (what to search for), sequences (sequence items), models, dictionary
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from pydicom.tag import BaseTag
 from pfdicom_tagSub.dictionary import keyword_of
 from pfdicom_tagSub.models import META_PATH, Change, tag_format
 from pfdicom_tagSub.needles import Needle, Search, needles_make, search_compile
-from pfdicom_tagSub.plan import UNDEFINED_LENGTH, sequence_items
+from pfdicom_tagSub.sequences import UNDEFINED_LENGTH, sequence_items
 
 PREAMBLE_BYTES: int = 128
 DICOM_PREFIX: bytes = b"DICM"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from pfdicom_tagSub.output import TEMP_NAME, TEMP_PREFIX
-from tests.conftest import README_RULES, CliRun, console_script, tree_snapshot
+from tests.conftest import EXAMPLES, README_RULES, CliRun, console_script, tree_snapshot
 from tests.dask_support import DaskCluster, cluster_running, dask_required
 from tests.safety_support import dataset_save, image_dataset
 
@@ -139,6 +139,24 @@ def test_a_run_on_a_dask_cluster_equals_a_local_run(
     assert dask.json()["d_pfdicom"]["dask"] == cluster.address
     logs: str = "".join(path.read_text() for path in cluster.directory.glob("worker*.log"))
     assert "Traceback" not in logs
+
+
+def test_the_profile_on_a_dask_cluster_writes_what_it_writes_locally(
+    cluster: DaskCluster, tmp_path: Path
+) -> None:
+    (tmp_path / "key").write_bytes(b"the profile on a cluster, 32 bytes")
+    for name, options in (("local", ["--threads", "2"]), ("dask", ["--dask", cluster.address])):
+        where: list[str] = ["-I", str(EXAMPLES / "dicom"), "-O", str(tmp_path / name), "-v", "0"]
+        profile: list[str] = ["--profile", "basic,retainLongModifiedDates", "--verify"]
+        done = subprocess.run(
+            [str(console_script()), *where, *profile, "--keyFile", str(tmp_path / "key"), *options],
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+        )
+        assert done.returncode == 0, done.stderr
+    assert tree_snapshot(tmp_path / "dask") == tree_snapshot(tmp_path / "local")
+    assert len(tree_snapshot(tmp_path / "dask")) == 4
 
 
 def worker_writing(outputRoot: Path, pids: dict[int, str]) -> tuple[int, list[str]] | None:

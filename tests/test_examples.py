@@ -12,9 +12,12 @@ import sqlite3
 from pathlib import Path
 
 import pydicom
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.uid import UID_dictionary
 
 from examples.make_examples import examples_make
-from tests.conftest import EXAMPLES, REPO, dcm, script_run, tree_snapshot
+from tests.conftest import EXAMPLES, REPO, CliRun, dcm, script_run, tree_snapshot
 
 
 def test_the_committed_example_tree_is_what_the_script_makes(tmp_path: Path) -> None:
@@ -42,12 +45,21 @@ def readme_first_command() -> list[str]:
     return shlex.split(re.split(r"&& (?=pfdicom_tagSub)", line)[1])
 
 
-def test_the_readme_first_command_de_identifies_the_example_tree(tmp_path: Path) -> None:
+def quickStart_run(tmp_path: Path, configHome: Path) -> tuple[CliRun, Path]:
+    """The README's first command, as written, on a copy of the example tree; the key it creates."""
     command = readme_first_command()
     assert command[0] == "pfdicom_tagSub"
     shutil.copytree(EXAMPLES, tmp_path / "examples")
-    run = script_run(*command[1:], cwd=tmp_path)
+    return script_run(*command[1:], cwd=tmp_path), configHome / "pfdicom_tagSub" / "key"
+
+
+def test_the_readme_first_command_de_identifies_the_example_tree_by_the_basic_profile(
+    tmp_path: Path, configHome: Path
+) -> None:
+    run, keyPath = quickStart_run(tmp_path, configHome)
     assert run.code == 0, run.err
+    assert "created a new secret key" in run.err
+    key: bytes = keyPath.read_bytes().rstrip()
     anon = tmp_path / "anon"
     written = sorted(str(path.relative_to(anon)) for path in anon.rglob("*.dcm"))
     assert written == [
@@ -56,14 +68,80 @@ def test_the_readme_first_command_de_identifies_the_example_tree(tmp_path: Path)
     for path in anon.rglob("*.dcm"):
         original = pydicom.dcmread(EXAMPLES / "dicom" / path.relative_to(anon))
         output = dcm(path)
-        assert output.PatientID != original.PatientID and len(output.PatientID) == 7
-        assert str(output.PatientName).endswith("^ANON")
-        assert output.PatientBirthDate == original.PatientBirthDate[:6] + "01"
-        assert output.InstitutionName == "InstitutionName"
-        assert output.InstitutionAddress == "InstitutionAddress"
-        assert output.OtherPatientIDsSequence[0].PatientID != original.OtherPatientIDsSequence[0].PatientID
+        assert output.PatientID == hmac.new(key, original.PatientID.encode(), hashlib.sha256).hexdigest()[:16]
+        assert (output.PatientName, output.PatientBirthDate, output.AccessionNumber) == ("", "", "")  # Z
+        assert output.InstitutionName == "ANONYMIZED"  # X/Z/D
+        for gone in ("InstitutionAddress", "PatientAddress", "OtherPatientIDsSequence", "SeriesDescription"):
+            assert gone not in output  # X
+        assert not any(tag.is_private for tag in output.keys())  # noqa: SIM118
+        assert (output.PatientIdentityRemoved, output.LongitudinalTemporalInformationModified) == (
+            "YES",
+            "REMOVED",
+        )
         assert output.PixelData == original.PixelData
+    assert "--verify: 4 outputs searched for original values: 4 clean" in run.out
     assert "README.txt" in run.out
+
+
+def identifiers_of(dataset: Dataset) -> set[str]:
+    """Every value of the example tree that could identify: each text value of every element at every
+    depth, file meta included, each person-name component, but for those that name no one."""
+    found: set[str] = set()
+    for element in [*dataset.file_meta, *dataset.iterall()]:
+        if element.VR == "SQ" or element.keyword in NOT_IDENTIFYING or element.VR in NUMBER_VRS:
+            continue
+        for value in element.value if isinstance(element.value, MultiValue) else [element.value]:
+            text: str = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            if element.VR == "UI" and text in UID_dictionary:
+                continue
+            found.add(text)
+            if element.VR == "PN":
+                found.update(text.split("^"))
+    return {text for text in found if len(text) >= 3}
+
+
+def test_the_quick_start_leaves_no_original_identifier_in_any_output_byte(
+    tmp_path: Path, configHome: Path
+) -> None:
+    run, _ = quickStart_run(tmp_path, configHome)
+    assert run.code == 0, run.err
+    inputs = sorted((EXAMPLES / "dicom").rglob("*.dcm"))
+    identifiers: set[str] = set().union(*(identifiers_of(pydicom.dcmread(path)) for path in inputs))
+    # what the tree holds: MRNs, other IDs, names, the hospitals and their addresses, accession
+    # numbers, dates, times, descriptions, the private element, every UID
+    for sample in ("MRN000123", "A-778899", "DOE", "JANE", "HOUSE", "Princeton General Hospital",
+                   "221B Baker Street, London", "ACC2024002", "19800315", "20240110", "101500",
+                   "T1 axial  (3D) fast", "ACME internal id MRN000456"):  # fmt: skip
+        assert sample in identifiers
+    assert sum(value.startswith("2.25.") for value in identifiers) == 4 + 2 + 2  # instances, series, studies
+    outputs = sorted((tmp_path / "anon").rglob("*.dcm"))
+    assert len(outputs) == len(inputs)
+    residue: dict[str, list[str]] = {}
+    for path in outputs:
+        data: bytes = path.read_bytes()
+        for value in sorted(identifiers):
+            encoded: bytes = re.escape(value.encode("latin-1"))
+            # digits alone count where no digit touches them: not by chance inside a new UID
+            pattern: bytes = rb"(?<![0-9])" + encoded + rb"(?![0-9])" if value.isdigit() else encoded
+            if re.search(pattern, data):
+                residue.setdefault(str(path.relative_to(tmp_path)), []).append(value)
+    assert residue == {}
+
+
+NOT_IDENTIFYING: frozenset[str] = frozenset(
+    {
+        "SpecificCharacterSet",
+        "ImageType",
+        "Modality",
+        "Manufacturer",
+        "ManufacturerModelName",
+        "PhotometricInterpretation",
+        "TypeOfPatientID",
+        "ImplementationClassUID",
+        "ImplementationVersionName",
+    }
+)  # the example's scanner, image and file format; none is a row of E.1-1 that removes it
+NUMBER_VRS: frozenset[str] = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "OB", "OW", "IS", "DS"})
 
 
 STUDY_KEY: bytes = b"a fixed study key for the test, 32+ bytes"

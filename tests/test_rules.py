@@ -8,7 +8,8 @@ import pytest
 
 from pfdicom_tagSub.errors import RuleError, UsageError
 from pfdicom_tagSub.models import PrivateKey, TagSubOptions
-from pfdicom_tagSub.rules import rules_compile, rules_required, tagInfo_parse, tagStruct_load
+from pfdicom_tagSub.rules import rules_compile
+from pfdicom_tagSub.sources import rules_required, tagInfo_parse, tagStruct_load
 
 WRAPPER_TAGINFO: str = (
     "PatientName,%_name|patientID_PatientName ++ PatientID,%_md5|7_PatientID ++ "
@@ -249,4 +250,5 @@ def test_a_run_with_nothing_to_de_identify_is_refused() -> None:
     with pytest.raises(UsageError, match="nothing to de-identify: give rules"):
         rules_required(TagSubOptions(), {})
     rules_required(TagSubOptions(removePrivateTags=True), {})
+    rules_required(TagSubOptions(profile="basic"), {})
     rules_required(TagSubOptions(), {"PatientID": "%_keep"})
