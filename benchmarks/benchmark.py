@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
-"""Benchmark pfdicom_tagSub against a bare pydicom loop and ``cp -r``, on inputs it builds itself.
+"""Benchmark pfdicom_tagSub against ``cp -r``, a pydicom loop, DCMTK and GDCM, on inputs it builds itself.
 
 Inputs (built once under the work directory, reused by later runs):
     - ``tree``: at least 1000 real files copied from pydicom's bundled test files (those both
       pydicom and this tool rewrite), spread over 20 series directories;
     - ``big``: one directory of 150 files of at least 5 MB each, generated with pydicom
       (``big2``: twice as many, for the memory check);
+    - ``gigabyte``: one file of 1 GB (``--gb-mb``), for the memory of a single large file;
     - with ``--scale``: ``scale10k`` and ``scale100k``, 10,000 and 100,000 copies of one small
       file in series directories of 500.
 
-Runs, side by side: the tool with 1 and with 2 workers, a bare pydicom read-modify-write loop
-(the README's rules computed simply: ``dcmread``, set, ``dataset.walk`` for the ``re:`` keys,
-``save_as``) and ``cp -r``; on the tree and the big directory, the tool with one worker and
-``--verify`` too, for its cost; optionally the original tool from a venv that holds it. Each run is
-a child process; its wall time and peak RSS (largest process, from ``wait4``) are printed with
-files/s, MB/s and the ratios, then the targets of issue 4, each met or not.
+Runs, side by side: the tool with 1 and with 2 workers and with its default worker count (no
+``--threads``: every core it may use), a bare pydicom read-modify-write loop (the README's rules
+computed simply: ``dcmread``, set, ``dataset.walk`` for the ``re:`` keys, ``save_as``), ``cp -r``,
+and where installed DCMTK's ``dcmodify`` and GDCM's ``gdcmanon`` with comparable rules (``peers``);
+on the tree and the big directory, the tool with one worker and ``--verify`` too, for its cost;
+optionally the original tool, and an earlier version (``--baseline``: 4.0) whose outputs are
+compared file by file with this tool's. Each run is a child process; its wall time and peak RSS
+(largest process, sampled from ``/proc``) are printed with files/s, MB/s and the ratios to
+``cp -r``, to ``dcmodify``, to the pydicom loop and to the baseline, then the targets of issues
+4 and 12, each met or not.
 
 With ``--dask``, also: a local Dask cluster of real processes (``dask scheduler`` and two
 ``dask worker --nthreads 1``, from the venv of ``--script``, stopped by their PIDs at the end),
@@ -31,6 +36,7 @@ Typical usage (from the repository root, in a venv where the tool is installed):
 
 Dependencies:
     - pydicom (its bundled test files), the installed ``pfdicom_tagSub`` console script, ``cp``
+    - optionally ``dcmodify`` and ``gdcmanon`` (``apt-get install dcmtk libgdcm-tools``)
     - with ``--dask``: the ``dask`` command beside that script (``pip install '.[dask]'``)
 """
 
@@ -53,6 +59,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from peers import (
+    DCMODIFY_LABEL,
+    GDCMANON_LABEL,
+    TreeComparison,
+    dcmodify_command,
+    gdcmanon_loop,
+    peers_available,
+    tree_files,
+    trees_compare,
+)
+
 HERE: Path = Path(__file__).resolve().parent
 WORK_DEFAULT: Path = HERE / "work"
 SERIES: int = 20
@@ -67,6 +84,10 @@ DASK_EMPTY_TASKS: int = 300
 POOL_LABEL: str = "tool, 2 workers"
 DASK_LABEL: str = "tool, 2 on Dask"
 VERIFY_LABEL: str = "tool, 1 worker, --verify"
+DEFAULT_LABEL: str = "tool, default workers"
+PEER_LABELS: frozenset[str] = frozenset({DCMODIFY_LABEL, GDCMANON_LABEL})
+ONE_LABEL: str = "tool, 1 worker"
+BASELINE_ONE_LABEL: str = "baseline, 1 worker"
 
 # the README rules, as the example ships them
 README_RULES: dict[str, str] = json.loads(
@@ -246,6 +267,33 @@ def big_build(root: Path, count: int, megabytes: float) -> None:
         dataset.save_as(root / f"IM{index:06d}.dcm", enforce_file_format=False)
 
 
+def gigabyte_build(root: Path, megabytes: float) -> None:
+    """One file of ``megabytes`` MB: CT_small's header over one large 16-bit image, its pixel data
+    streamed from a file of random bytes (never whole in memory)."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    side: int = int((megabytes * MB / 2) ** 0.5)
+    target: Path = root / "IM000001.dcm"
+    if target.is_file() and target.stat().st_size >= side * side * 2:
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    raw: Path = root.parent / f"{root.name}.raw"
+    with open(raw, "wb") as stream:
+        remaining: int = side * side * 2
+        while remaining:
+            chunk: bytes = os.urandom(min(remaining, 1 << 24))
+            stream.write(chunk)
+            remaining -= len(chunk)
+    dataset = pydicom.dcmread(str(get_testdata_file("CT_small.dcm")))
+    dataset.Rows = dataset.Columns = side
+    with open(raw, "rb") as pixels:
+        dataset.PixelData = pixels  # pydicom writes a buffered value in chunks
+        dataset.save_as(target, enforce_file_format=False)
+    raw.unlink()
+
+
 def scale_build(root: Path, count: int, source: Path) -> None:
     """``count`` copies (real files) of one small file, in series directories of 500."""
     if root.is_dir() and tree_bytes(root)[0] == count:
@@ -371,7 +419,8 @@ def command_measure(label: str, command: Sequence[str], files: int, size: int) -
         err.seek(0)
         stdout: str = out.read().decode(errors="replace")
         stderr: str = err.read().decode(errors="replace")
-        if code != 0 and not (label == VERIFY_LABEL and code == 1):  # the table says why --verify ended 1
+        # the table says why --verify ended 1; a peer ends so when it refuses a file, as some of pydicom's
+        if code != 0 and not (label == VERIFY_LABEL and code == 1) and label not in PEER_LABELS:
             print(f"  ! {label}: exit {code}: {(stderr.strip().splitlines() or [''])[-1][:300]}")
     return Measure(label, files, size, wall, cpu, watch.peak, watch.total, code, stdout, stderr)
 
@@ -392,11 +441,12 @@ def output_clear(path: Path) -> None:
 
 
 def tool_command(
-    script: str, inputDir: Path, outputDir: Path, rules: Path, workers: int, dask: str = ""
+    script: str, inputDir: Path, outputDir: Path, rules: Path, workers: int | None, dask: str = ""
 ) -> list[str]:
     """This tool's command line: README rules, default verbosity, the JSON record on stdout; the
-    files on ``workers`` local processes, or on the Dask cluster at ``dask``."""
-    where: list[str] = ["--dask", dask] if dask else ["--threads", str(workers)]
+    files on ``workers`` local processes (None: no ``--threads``, the default count), or on the
+    Dask cluster at ``dask``."""
+    where: list[str] = ["--dask", dask] if dask else [] if workers is None else ["--threads", str(workers)]
     return [script, "-I", str(inputDir), "-O", str(outputDir), "-F", str(rules), *where, "--json"]
 
 
@@ -432,13 +482,14 @@ def tree_digest(root: Path) -> str:
 
 @dataclass
 class Suite:
-    """The runs over one input tree, and whether 1 and 2 workers gave the same outputs and record."""
+    """The runs over one input tree; whether 1 and 2 workers (and the default count) gave the same
+    outputs and record; this tool's outputs with one worker against the baseline's, file by file."""
 
     name: str
     inputDir: Path
     measures: list[Measure]
     identical: bool | None = None
-    baselineIdentical: bool | None = None
+    baseline: TreeComparison | None = None
 
     def get(self, label: str) -> Measure | None:
         return next((measure for measure in self.measures if measure.label == label), None)
@@ -447,20 +498,28 @@ class Suite:
 def runs_list(
     kind: str, inputDir: Path, output: Path, rules: Path, options: argparse.Namespace
 ) -> list[tuple[str, list[str]]]:
-    """The commands of a suite: ``all`` of them, the ``tool`` with 1 and 2 workers, or ``one`` worker;
-    ``dask``: the pool of 2 workers and the local Dask cluster."""
+    """The commands of a suite: ``all`` of them, the ``tool`` with 1 and 2 workers, ``one`` worker,
+    a ``single`` large file (``cp``, one worker, the baseline); ``dask``: the pool of 2 workers
+    and the local Dask cluster."""
     script: str = options.script
     if kind == "dask":
         return [
             (POOL_LABEL, tool_command(script, inputDir, output, rules, DASK_WORKERS)),
             (DASK_LABEL, tool_command(script, inputDir, output, rules, DASK_WORKERS, options.daskAddress)),
         ]
-    runs: list[tuple[str, list[str]]] = [("tool, 1 worker", tool_command(script, inputDir, output, rules, 1))]
+    runs: list[tuple[str, list[str]]] = [(ONE_LABEL, tool_command(script, inputDir, output, rules, 1))]
+    baseline: str = str(options.baseline / "bin" / "pfdicom_tagSub") if options.baseline else ""
+    if kind == "single":
+        runs.insert(0, ("cp -r", ["cp", "-r", str(inputDir), str(output)]))
+        if baseline:
+            runs.append((BASELINE_ONE_LABEL, tool_command(baseline, inputDir, output, rules, 1)))
+        return runs
     if kind != "one":
         runs.append(("tool, 2 workers", tool_command(script, inputDir, output, rules, 2)))
-    if options.baseline and kind != "one":
-        baseline: str = str(options.baseline / "bin" / "pfdicom_tagSub")
-        runs.append(("baseline, 1 worker", tool_command(baseline, inputDir, output, rules, 1)))
+    if kind == "all":
+        runs.append((DEFAULT_LABEL, tool_command(script, inputDir, output, rules, None)))
+    if baseline and kind != "one":
+        runs.append((BASELINE_ONE_LABEL, tool_command(baseline, inputDir, output, rules, 1)))
         runs.append(("baseline, 2 workers", tool_command(baseline, inputDir, output, rules, 2)))
     if kind == "all":
         # --verify's cost: the same run, each output searched before it is placed
@@ -469,8 +528,21 @@ def runs_list(
             ("cp -r", ["cp", "-r", str(inputDir), str(output)]),
             ("pydicom loop", [sys.executable, __file__, "--bare-loop", str(inputDir), str(output)]),
         ]
+        runs += peer_runs(inputDir, output, options)
         if options.original:
             runs.append(("original 3.1.1", original_command(options.original, inputDir, output, rules)))
+    return runs
+
+
+def peer_runs(inputDir: Path, output: Path, options: argparse.Namespace) -> list[tuple[str, list[str]]]:
+    """DCMTK's and GDCM's runs over the same tree, where installed (not with ``--no-peers``)."""
+    found: dict[str, str] = peers_available() if options.peers else {}
+    runs: list[tuple[str, list[str]]] = []
+    if DCMODIFY_LABEL in found:
+        runs.append((DCMODIFY_LABEL, dcmodify_command(found[DCMODIFY_LABEL], inputDir, output)))
+    if GDCMANON_LABEL in found:
+        loop: list[str] = [sys.executable, __file__, "--gdcmanon-loop", found[GDCMANON_LABEL]]
+        runs.append((GDCMANON_LABEL, [*loop, str(inputDir), str(output)]))
     return runs
 
 
@@ -490,7 +562,7 @@ def suite_run(
     keep: bool = size * (4 * options.repeat + 1) < KEEP_BYTES
     best: dict[str, Measure] = {}
     seen: dict[str, tuple[str, str, str]] = {}
-    digests: dict[str, str] = {}
+    files_: dict[str, dict[str, tuple[bytes, bytes, bool]]] = {}
     labels: list[str] = [label for label, _command in runs_list(kind, inputDir, work, rules, options)]
     runNumber: int = 0
     # the 10k and 100k trees are there for linearity, not for a best time: once is enough
@@ -508,18 +580,18 @@ def suite_run(
                 record: str = record_stable(measure.stdout.replace(str(output), "<out>"))
                 summary: str = summary_stable(measure.stderr.replace(str(output), "<out>"))
                 seen[label] = (tree_digest(output), record, summary)
-            if label.startswith(("tool", "baseline")) and label != VERIFY_LABEL:
-                digests[label] = tree_digest(output)
+            if label in (ONE_LABEL, BASELINE_ONE_LABEL):
+                files_[label] = tree_files(output)
             if not keep:
                 output_clear(output)
     for number in range(runNumber):
         shutil.rmtree(work / f"out-{name}-{number}", ignore_errors=True)
     os.sync()
     identical: bool | None = len(set(seen.values())) == 1 if len(seen) > 1 else None
-    baselineIdentical: bool | None = (
-        len(set(digests.values())) == 1 if any(label.startswith("baseline") for label in digests) else None
+    baseline: TreeComparison | None = (
+        trees_compare(files_[ONE_LABEL], files_[BASELINE_ONE_LABEL]) if BASELINE_ONE_LABEL in files_ else None
     )
-    return Suite(name, inputDir, [best[label] for label in labels], identical, baselineIdentical)
+    return Suite(name, inputDir, [best[label] for label in labels], identical, baseline)
 
 
 def summary_stable(stderr: str) -> str:
@@ -535,6 +607,7 @@ def record_stable(stdout: str) -> str:
         return stdout
     record.pop("runTime", None)
     record.get("d_pfdicom", {}).pop("threads", None)
+    record.get("d_pfdicom", {}).pop("workers", None)
     record.get("d_pfdicom", {}).pop("dask", None)
     return json.dumps(record, sort_keys=True)
 
@@ -663,31 +736,47 @@ def dask_print(suites: dict[str, Suite], taskCost: float) -> None:
 # reporting
 
 
+def ratio_text(measure: Measure, base: Measure | None) -> str:
+    """A run's wall time over another's, ``-`` without the other."""
+    return f"{measure.wall / base.wall:.2f}" if base and base.wall else "-"
+
+
+def baseline_of(suite: Suite, measure: Measure) -> Measure | None:
+    """The baseline's run with the same number of workers as a run of this tool."""
+    if measure.label in (ONE_LABEL, "tool, 2 workers"):
+        return suite.get(measure.label.replace("tool", "baseline"))
+    return None
+
+
 def suite_print(suite: Suite) -> None:
-    """A table of the suite's runs, ratios against the pydicom loop, and the files each wrote."""
-    base: Measure | None = suite.get("pydicom loop")
+    """A table of the suite's runs: time, memory, the ratios to ``cp -r``, to ``dcmodify``, to the
+    pydicom loop and to the baseline with as many workers, and the files each wrote."""
+    copy, peer, loop = suite.get("cp -r"), suite.get(DCMODIFY_LABEL), suite.get("pydicom loop")
     first: Measure = suite.measures[0]
     print(f"\n{suite.name}: {first.files} files, {first.size / MB:.1f} MB ({suite.inputDir})")
-    header: str = f"{'run':<26}{'wall s':>9}{'cpu s':>8}{'files/s':>10}{'MB/s':>9}"
-    print(f"  {header}{'peak RSS MB':>13}{'all PSS MB':>12}{'x loop':>9}{'written':>9}")
+    header: str = f"{'run':<26}{'wall s':>9}{'cpu s':>8}{'files/s':>10}{'MB/s':>9}{'peak RSS MB':>13}"
+    print(f"  {header}{'all PSS MB':>12}{'x cp':>7}{'x dcmod':>9}{'x loop':>8}{'x base':>8}{'written':>9}")
     for measure in suite.measures:
-        ratio: str = f"{measure.wall / base.wall:.2f}" if base else "-"
         flag: str = "" if measure.code == 0 or verify_isExpectedExit(measure) else f"  (exit {measure.code})"
+        if measure.code != 0 and measure.label in PEER_LABELS:
+            flag = f"  (refused some files: {measure.code})"
         speed: str = f"{measure.wall:>9.2f}{measure.cpu:>8.2f}{measure.filesPerSecond:>10.0f}"
         memory: str = f"{measure.mbPerSecond:>9.1f}{measure.rss / MB:>13.0f}{measure.rssTotal / MB:>12.0f}"
-        print(f"  {measure.label:<26}{speed}{memory}{ratio:>9}{measure.written:>9}{flag}")
+        ratios: str = (
+            f"{ratio_text(measure, copy):>7}{ratio_text(measure, peer):>9}{ratio_text(measure, loop):>8}"
+        )
+        base: str = ratio_text(measure, baseline_of(suite, measure))
+        print(f"  {measure.label:<26}{speed}{memory}{ratios}{base:>8}{measure.written:>9}{flag}")
     verify_print(suite)
     if suite.identical is not None:
         verdict: str = "identical" if suite.identical else "DIFFERENT"
         compared: str = "process pool and Dask" if suite.get(DASK_LABEL) else "1 and 2 workers"
+        if suite.get(DEFAULT_LABEL):
+            compared = "1, 2 and the default number of workers"
         print(f"  {compared}: output files, summary and --json record {verdict}")
-    if suite.baselineIdentical is not None:
-        verdict = "identical" if suite.baselineIdentical else "DIFFERENT"
-        print(f"  this tool and the baseline: output files {verdict}")
-        for workers in ("1 worker", "2 workers"):
-            tool, baseline = suite.get(f"tool, {workers}"), suite.get(f"baseline, {workers}")
-            if tool and baseline:
-                print(f"  tool / baseline, {workers}: {tool.wall / baseline.wall:.2f} x the time")
+    if suite.baseline is not None:
+        verdict = "identical" if suite.baseline.same else "DIFFERENT"
+        print(f"  this tool and the baseline, 1 worker: output files {verdict} ({suite.baseline.describe()})")
 
 
 def record_of(measure: Measure) -> dict[str, Any] | None:
@@ -790,6 +879,76 @@ def targets_print(suites: dict[str, Suite], versionSeconds: float) -> None:
         )
 
 
+def ratio_target(what: str, run: Measure | None, base: Measure | None, limit: float) -> None:
+    """A target on the ratio of two runs' wall times (printed only when both ran)."""
+    if run and base:
+        ratio: float = run.wall / base.wall
+        print(
+            target_line(what, ratio <= limit, f"{ratio:.2f} x ({run.wall:.2f} s against {base.wall:.2f} s)")
+        )
+
+
+def targets12_print(suites: dict[str, Suite]) -> None:
+    """Issue 12's targets, each with its figure (those whose runs were made)."""
+    print("\ntargets of issue 12")
+    tree, big = suites.get("tree"), suites.get("big")
+    if big:
+        ratio_target("big directory: 1 worker within 3 x of cp -r", big.get(ONE_LABEL), big.get("cp -r"), 3)
+    if tree:
+        one: Measure | None = tree.get(ONE_LABEL)
+        ratio_target(
+            "tree: 1 worker at most 0.6 x of the baseline's time", one, tree.get(BASELINE_ONE_LABEL), 0.6
+        )
+        default, peer = tree.get(DEFAULT_LABEL), tree.get(DCMODIFY_LABEL)
+        ratio_target("tree: the default worker count within 2.5 x of dcmodify", default, peer, 2.5)
+        two: Measure | None = tree.get("tool, 2 workers")
+        if one and two:
+            speedup: float = one.wall / two.wall
+            print(
+                target_line("tree: two workers >= 1.8 x faster than one", speedup >= 1.8, f"{speedup:.2f} x")
+            )
+    gigabyte: Suite | None = suites.get("gigabyte")
+    single: Measure | None = gigabyte.get(ONE_LABEL) if gigabyte else None
+    if gigabyte and single:
+        size: str = f"{single.size / MB:.0f} MB file"
+        print(
+            target_line(
+                f"a single {size}: peak RSS < 100 MB", single.rss < 100 * MB, f"{single.rss / MB:.0f} MB"
+            )
+        )
+    if big and suites.get("big2"):
+        peaks: list[float] = [
+            suite.get(ONE_LABEL).rss / MB for suite in (big, suites["big2"]) if suite.get(ONE_LABEL)
+        ]  # type: ignore[union-attr]
+        if len(peaks) == 2:
+            flat: bool = peaks[1] <= peaks[0] + 10
+            print(
+                target_line(
+                    "big directory memory flat (twice the files, 1 worker)",
+                    flat,
+                    f"{peaks[0]:.0f} MB, {peaks[1]:.0f} MB",
+                )
+            )
+    outputs: list[str] = [name for name, suite in suites.items() if suite.identical is False]
+    bases: list[str] = [
+        name for name, suite in suites.items() if suite.baseline is not None and not suite.baseline.same
+    ]
+    checked: list[str] = [
+        name for name, suite in suites.items() if suite.identical is not None or suite.baseline is not None
+    ]
+    what: str = "outputs the same whatever the worker count, and the baseline's but for zeroed preambles"
+    print(
+        target_line(
+            what,
+            not outputs and not bases,
+            "; ".join(checked) + (f" (DIFFERENT: {outputs + bases})" if outputs or bases else ""),
+        )
+    )
+    start: Suite | None = suites.get("start-up")
+    if start:
+        print(f"  single-file run (a tree of one file, one worker): {start.measures[0].wall:.2f} s")
+
+
 def load_print() -> None:
     """The machine's load, since other work on it skews every figure."""
     one, five, _fifteen = os.getloadavg()
@@ -806,6 +965,12 @@ def options_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--big-files", dest="bigFiles", type=int, default=150, help="files in the big dir")
     parser.add_argument("--big-mb", dest="bigMb", type=float, default=5.0, help="MB per big file")
     parser.add_argument("--no-big2", dest="big2", action="store_false", help="skip the doubled big dir")
+    parser.add_argument(
+        "--gb-mb", dest="gbMb", type=float, default=1024, help="MB of the single large file (0: none)"
+    )
+    parser.add_argument(
+        "--no-peers", dest="peers", action="store_false", help="leave out dcmodify and gdcmanon"
+    )
     parser.add_argument("--scale", action="store_true", help="also 10k and 100k small files")
     parser.add_argument(
         "--dask", action="store_true", help="also the tree on a local Dask cluster of 2 workers vs the pool"
@@ -830,6 +995,7 @@ def options_parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the pfdicom_tagSub to measure (default: this venv's)",
     )
     parser.add_argument("--bare-loop", dest="bareLoop", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--gdcmanon-loop", dest="gdcmanonLoop", nargs=3, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -837,6 +1003,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     options: argparse.Namespace = options_parse(argv)
     if options.bareLoop:
         bare_loop(*options.bareLoop)
+        return 0
+    if options.gdcmanonLoop:
+        gdcmanon, inputDir, outputDir = options.gdcmanonLoop
+        gdcmanon_loop(gdcmanon, Path(inputDir), Path(outputDir))
         return 0
     work: Path = options.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -853,6 +1023,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         doubled: int = 2 * options.bigFiles
         big2: Path = work / "big2"
         steps.append(("big2", big2, lambda: big_build(big2, doubled, options.bigMb), "tool"))
+    if options.gbMb > 0:
+        gigabyte: Path = work / "gigabyte"
+        steps.append(("gigabyte", gigabyte, lambda: gigabyte_build(gigabyte, options.gbMb), "single"))
     if options.scale:
         from pydicom.data import get_testdata_file
 
@@ -871,6 +1044,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         suite_print(suites[name])
     if steps:
         targets_print(suites, version_time(options.script))
+        targets12_print(suites)
     if options.dask or options.daskOnly:
         dask_run(suites, work, rules, options)
     load_print()

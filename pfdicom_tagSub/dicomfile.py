@@ -49,8 +49,6 @@ from pfdicom_tagSub.output import (
 )
 from pfdicom_tagSub.plan import Planner, changes_apply, plan
 from pfdicom_tagSub.rules import RuleSet
-from pfdicom_tagSub.sequences import element_isComplete
-from pfdicom_tagSub.verify import Hit, hits_describe, output_verify
 from pfdicom_tagSub.whole import DELIMITER_BYTES, dataset_checkWhole, dataset_hasContent
 
 PREAMBLE_BYTES: int = 128
@@ -145,6 +143,74 @@ def preamble_clear(dataset: Dataset) -> bool:
     return False
 
 
+def failure_record(result: FileResult, err: Exception) -> None:
+    """Record why a file was not written: not DICOM, a file error, a read error, or anything else
+    (the library's words may quote a value: they are shown only at verbosity 5)."""
+    if isinstance(err, NotDicomError):
+        result.outcome, result.reason = "notDicom", str(err)
+    elif isinstance(err, FileError):
+        result.outcome, result.reason, result.message = (
+            "failed",
+            f"{err.what}: {err.safe}",
+            f"{err.what}: {err}",
+        )
+    elif isinstance(err, OSError):
+        result.outcome, result.reason = "failed", f"cannot read: {err.strerror or err}"
+    else:
+        result.outcome, result.reason, result.message = (
+            "failed",
+            f"cannot be processed: {type(err).__name__}",
+            f"cannot be processed: {type(err).__name__}: {line_first(err)}",
+        )
+
+
+def functions_preload(templates: list[Template]) -> None:
+    """Load what the functions the templates use load on their first call (Faker)."""
+    used: set[str] = {
+        piece.function
+        for template in templates
+        for piece in template.pieces
+        if isinstance(piece, ReferencePiece) and piece.function
+    }
+    for name in sorted(used):
+        preload = FUNCTIONS[name].preload
+        if preload is not None:
+            preload()
+
+
+def changes_take(dataset: Dataset, planner: Planner, result: FileResult) -> None:
+    """Apply the planned changes and record them; a changed file's preamble is cleared."""
+    changes_apply(dataset, planner.changes)
+    result.analyzed = True
+    result.changes = tuple(planner.changes)
+    if result.changes:
+        result.tiffPreamble = preamble_clear(dataset)
+
+
+def output_check(result: FileResult, output: bytes | str) -> None:
+    """``--verify``: search the output (bytes, or the temporary file) for the original values.
+
+    Raises:
+        VerifyError: an original value was found, or the output cannot be read back; the
+            temporary file is removed.
+    """
+    from pfdicom_tagSub.verify import Hit, hits_describe, output_verify
+
+    try:
+        hits: list[Hit] = output_verify(output, result.changes)
+    except Exception as err:  # an output pydicom cannot read back is not known to be clean
+        temp_discard(result)
+        result.verified = "failed"
+        raise VerifyError(  # the library's words may quote a value: the record keeps only its kind
+            f"--verify: the output cannot be read back: {line_first(err)}",
+            f"--verify: the output cannot be read back: {type(err).__name__}",
+        ) from None
+    result.verified = "failed" if hits else "clean"
+    if hits:
+        temp_discard(result)
+        raise VerifyError(hits_describe(hits))
+
+
 @dataclass
 class FileJob:
     """The work on one file, the same in the main process and in every worker.
@@ -178,19 +244,7 @@ class FileJob:
         Forked workers then share it instead of each loading it (Faker: a tenth of a second of
         CPU per worker) while the others need the cores.
         """
-        templates: list[Template] = [rule.template for rule in self.ruleset.rules]
-        if self.stem is not None:
-            templates.append(self.stem)
-        used: set[str] = {
-            piece.function
-            for template in templates
-            for piece in template.pieces
-            if isinstance(piece, ReferencePiece) and piece.function
-        }
-        for name in sorted(used):
-            preload = FUNCTIONS[name].preload
-            if preload is not None:
-                preload()
+        functions_preload([rule.template for rule in self.ruleset.rules] + ([self.stem] if self.stem else []))
 
     def outputExists(self, result: FileResult) -> bool:
         """Mark the result as kept when its output exists and may not be replaced."""
@@ -214,23 +268,8 @@ class FileJob:
                 return result
         try:
             self.file_transform(task, result, inputName)
-        except NotDicomError as err:
-            result.outcome, result.reason = "notDicom", str(err)
-        except FileError as err:
-            result.outcome, result.reason, result.message = (
-                "failed",
-                f"{err.what}: {err.safe}",
-                f"{err.what}: {err}",
-            )
-        except OSError as err:
-            result.outcome, result.reason = "failed", f"cannot read: {err.strerror or err}"
         except Exception as err:  # a file that breaks the parser must not stop its neighbours
-            # the library's words may quote a value: they are shown only at verbosity 5
-            result.outcome, result.reason, result.message = (
-                "failed",
-                f"cannot be processed: {type(err).__name__}",
-                f"cannot be processed: {type(err).__name__}: {line_first(err)}",
-            )
+            failure_record(result, err)
         return result
 
     def file_transform(self, task: FileTask, result: FileResult, inputName: str) -> None:
@@ -264,7 +303,7 @@ class FileJob:
             return None
         if not header.fits(planner.changes):
             raise WholeReadNeeded("a change at or after the pixel data")
-        self.changes_take(dataset, planner, result)
+        changes_take(dataset, planner, result)
         data: bytes | None = header.encode(dataset)
         if data is None:
             raise WholeReadNeeded("pydicom would write it otherwise")
@@ -281,7 +320,7 @@ class FileJob:
         planner: Planner | None = self.dataset_plan(dataset, task, result, inputName)
         if planner is None:
             return
-        self.changes_take(dataset, planner, result)
+        changes_take(dataset, planner, result)
         if self.options.dryRun:
             encoded: io.BytesIO | NullStream = io.BytesIO() if self.options.verify else NullStream()
             dataset_encode(dataset, encoded)  # what pydicom cannot encode fails here too
@@ -310,14 +349,6 @@ class FileJob:
         result.regexHits = frozenset(planner.regexHits)
         return planner
 
-    def changes_take(self, dataset: Dataset, planner: Planner, result: FileResult) -> None:
-        """Apply the planned changes; a changed file's preamble is cleared."""
-        changes_apply(dataset, planner.changes)
-        result.analyzed = True
-        result.changes = tuple(planner.changes)
-        if result.changes:
-            result.tiffPreamble = preamble_clear(dataset)
-
     def output_finish(self, result: FileResult, output: bytes | str | None) -> None:
         """The written (or, in a dry run, encoded) output: its mode, ``--verify``, its outcome."""
         if result.outcome == "exists":
@@ -325,26 +356,5 @@ class FileJob:
         if not self.options.dryRun and self.options.inPlace:
             shutil.copymode(result.inputPath, result.tempPath)
         if self.options.verify and output is not None:
-            self.output_verify(result, output)
+            output_check(result, output)
         result.outcome = "planned" if self.options.dryRun else "written"
-
-    def output_verify(self, result: FileResult, output: bytes | str) -> None:
-        """``--verify``: search the output (bytes, or the temporary file) for the original values.
-
-        Raises:
-            VerifyError: an original value was found, or the output cannot be read back; the
-                temporary file is removed.
-        """
-        try:
-            hits: list[Hit] = output_verify(output, result.changes)
-        except Exception as err:  # an output pydicom cannot read back is not known to be clean
-            temp_discard(result)
-            result.verified = "failed"
-            raise VerifyError(  # the library's words may quote a value: the record keeps only its kind
-                f"--verify: the output cannot be read back: {line_first(err)}",
-                f"--verify: the output cannot be read back: {type(err).__name__}",
-            ) from None
-        result.verified = "failed" if hits else "clean"
-        if hits:
-            temp_discard(result)
-            raise VerifyError(hits_describe(hits))

@@ -172,10 +172,12 @@ class PoolExecutor:
 
 
 def executor_make(job: Job, workers: int, files: int, dask: str = "", daskTimeout: float = 30) -> Executor:
-    """The executor for a worker count: this process for 0 or 1, else a pool of processes; the
-    Dask cluster whose scheduler is at ``dask`` when one is given."""
+    """The executor for a worker count: this process for 0 or 1 (or one file), else a pool of
+    processes, no more than there are files; the Dask cluster whose scheduler is at ``dask`` when
+    one is given."""
     if dask:
         return DaskExecutor(job, dask, daskTimeout, files)
+    workers = min(workers, files)  # a worker with no file to take would only cost its start
     if workers <= 1:
         return SerialExecutor(job)
     return PoolExecutor(job, workers, files)

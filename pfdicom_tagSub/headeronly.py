@@ -32,6 +32,7 @@ Dependencies:
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -43,6 +44,7 @@ from pydicom.uid import UID
 from pfdicom_tagSub.models import Change, Template
 from pfdicom_tagSub.output import temp_write
 from pfdicom_tagSub.pixels import PIXEL_TAGS, PixelSpan, pixelSpan_read
+from pfdicom_tagSub.profiles import Profile
 from pfdicom_tagSub.rules import RuleSet
 from pfdicom_tagSub.splice import element_range, header_splice, range_copy
 from pfdicom_tagSub.whole import (
@@ -80,6 +82,9 @@ def rules_reachPixels(ruleset: RuleSet, stem: Template | None) -> bool:
             rule.pattern.match(word) for word in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
         ):
             return True
+    profile: Profile | None = ruleset.profile
+    if profile is not None and any(profile.rule_for(tag) is not None for tag in PIXEL_TAGS):
+        return True
     return stem is not None and PIXEL_WORD in stem.source.lower()
 
 
@@ -215,6 +220,8 @@ def headerFile_read(path: str) -> HeaderFile | None:
     """Read a file up to its pixel data; None for a file the header-only way does not cover, or
     one with anything wrong (the whole read judges it, and says what is wrong)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the open
+            return None
         return headerFile_tryRead(path)
     except Exception:  # whatever it is, the whole read meets it again and reports it as it always has
         return None

@@ -106,7 +106,7 @@ class TagSubOptions:
     topLevelOnly: bool = False
     outputFileStem: str = ""
     outputLeafDir: str = ""
-    threads: int = 0
+    threads: int | None = None
     overwrite: bool = False
     json: bool = False
     printElapsedTime: bool = False
@@ -150,11 +150,21 @@ class TagSubOptions:
             hint: object = hints[item.name]
             if hint is bool:
                 kwargs[item.name] = bool_coerce(item.name, raw)
-            elif hint is int:
+            elif hint is int or hint == int | None:
                 kwargs[item.name] = int_coerce(item.name, raw)
             else:
                 kwargs[item.name] = str(raw)
         return cls(**kwargs)  # type: ignore[arg-type]  # keys are field names, values coerced above
+
+    @property
+    def workers(self) -> int:
+        """How many worker processes: ``--threads`` (0 and 1 both mean one), else one per core the
+        process may use (``cores``)."""
+        if self.threads is not None:
+            return max(1, self.threads)
+        from pfdicom_tagSub.cores import cores_available
+
+        return cores_available()
 
     @property
     def inPlace(self) -> bool:

@@ -118,7 +118,7 @@ class pfdicom:
         try:
             files: int = self.record.filesFound
             config: TagSubOptions = self.config
-            with executor_make(job, config.threads, files, config.dask, config.daskTimeout) as executor:
+            with executor_make(job, config.workers, files, config.dask, config.daskTimeout) as executor:
                 for result in executor.results(self.walk.tasks_iterate(nodes)):
                     committer.commit(result)
                     for sink in sinks:

@@ -116,7 +116,7 @@ class pfdicom_tagSub(pfdicom):
     def start_report(self) -> None:
         """The start line: version, roots, profile, rules, workers and shard."""
         config: TagSubOptions = self.config
-        workers: str = f"Dask cluster {config.dask}" if config.dask else f"{max(config.threads, 1)} workers"
+        workers: str = f"Dask cluster {config.dask}" if config.dask else f"{config.workers} workers"
         shard: str = f", shard {self.shard}" if self.shard else ""
         profile: str = f"--profile {self.profile.text}, " if self.profile is not None else ""
         self.dp.qprint(

@@ -14,7 +14,7 @@ Typical usage:
 
 Dependencies:
     - pydicom's element classes
-    - pfdicom_tagSub.dictionary (names in messages), plan (an element's completeness)
+    - pfdicom_tagSub.dictionary (names in messages), sequences (an element's completeness)
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pydicom.tag import BaseTag, Tag
 
 from pfdicom_tagSub.dictionary import keyword_of
 from pfdicom_tagSub.errors import DicomReadError
-from pfdicom_tagSub.plan import element_isComplete
+from pfdicom_tagSub.sequences import element_isComplete
 
 UNDEFINED_LENGTH: int = 0xFFFFFFFF
 UNKNOWN_END: int = -1

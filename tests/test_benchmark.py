@@ -28,6 +28,8 @@ def test_the_benchmark_script_runs_on_tiny_inputs_and_reports_every_run(tmp_path
             "3",
             "--big-mb",
             "0.2",
+            "--gb-mb",
+            "1",
             "--script",
             str(console_script()),
         ],
@@ -37,11 +39,30 @@ def test_the_benchmark_script_runs_on_tiny_inputs_and_reports_every_run(tmp_path
     )
     assert done.returncode == 0, done.stderr
     report: str = done.stdout
-    for line in ("tree: 40 files", "big: 3 files", "big2: 6 files", "targets", "--version <= 0.3 s"):
+    for line in (
+        "tree: 40 files",
+        "big: 3 files",
+        "big2: 6 files",
+        "gigabyte: 1 files",
+        "targets",
+        "--version <= 0.3 s",
+    ):
         assert line in report, report
-    for run in ("cp -r", "pydicom loop", "tool, 1 worker", "tool, 2 workers"):
+    for run in ("cp -r", "pydicom loop", "tool, 1 worker", "tool, 2 workers", "tool, default workers"):
         assert report.count(run) >= 2, report
-    assert report.count("1 and 2 workers: output files, summary and --json record identical") == 3, report
+    assert (
+        report.count(
+            "1, 2 and the default number of workers: output files, summary and --json record identical"
+        )
+        == 2
+    )
+    assert report.count("1 and 2 workers: output files, summary and --json record identical") == 1, report
+    for target in (
+        "big directory: 1 worker within 3 x of cp -r",
+        "MB file: peak RSS < 100 MB",
+        "single-file run",
+    ):
+        assert target in report, report
     assert report.count("tool, 1 worker, --verify") == 2, report  # the tree and the big directory
     assert report.count("--verify, 1 worker: ") == 2, report
     assert "(exit" not in report, report
