@@ -36,7 +36,8 @@ import stat
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from pydicom.dataset import Dataset
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.filereader import read_dataset, read_partial
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
@@ -56,6 +57,7 @@ from pfdicom_tagSub.whole import (
 
 PREAMBLE_BYTES: int = 128
 DICOM_PREFIX: bytes = b"DICM"
+PIXEL_GROUP: int = 0x7FE0
 PIXEL_WORD: str = "pixeldata"  # PixelData, FloatPixelData, DoubleFloatPixelData, in any case
 NOT_IN_DATA_SET: frozenset[int] = frozenset({0x0000, 0x0002})  # dcmwrite refuses these groups there
 
@@ -95,10 +97,10 @@ class PixelStop:
         self.tag: int | None = None
 
     def __call__(self, tag: BaseTag, vr: str | None, length: int) -> bool:
-        if tag in PIXEL_TAGS:
-            self.tag = int(tag)
-            return True
-        return False
+        if tag >> 16 != PIXEL_GROUP or int(tag) not in PIXEL_TAGS:  # int: a BaseTag compares in Python
+            return False
+        self.tag = int(tag)
+        return True
 
 
 def syntax_isCovered(syntax: object) -> bool:
@@ -240,7 +242,7 @@ def headerFile_tryRead(path: str) -> HeaderFile | None:
         if not isinstance(syntax, UID) or not syntax_isCovered(syntax):
             return None
         encoding: tuple[bool, bool] = (bool(syntax.is_implicit_VR), bool(syntax.is_little_endian))
-        tags: list[BaseTag] = list(dataset.keys())  # iterating a Dataset would decode every element
+        tags: list[int] = [int(tag) for tag in dataset.keys()]  # noqa: SIM118  # iterating would decode
         if dataset.original_encoding != encoding or any(tag >> 16 in NOT_IN_DATA_SET for tag in tags):
             return None
         if stop.tag is None:  # no pixel data: pydicom has read it all
@@ -263,8 +265,8 @@ def headerFile_tryRead(path: str) -> HeaderFile | None:
 
 
 def trailing_read(stream: BinaryIO, header: HeaderFile) -> bool:
-    """Read the elements after the pixel data into the header's data set, as the whole read would
-    have read them; False when they are not what the header-only write covers.
+    """Read the elements after the pixel data, as the whole read would have read them, and make
+    the header's data set hold them too; False when they are not what the header-only write covers.
 
     Raises:
         DicomReadError: they do not reach the end of the file.
@@ -273,14 +275,29 @@ def trailing_read(stream: BinaryIO, header: HeaderFile) -> bool:
     stream.seek(header.pixel.end)
     dataset: Dataset = header.dataset
     trailing: Dataset = read_dataset(stream, *header.encoding, parent_encoding=dataset.original_character_set)
-    tags: list[BaseTag] = list(trailing.keys())
+    tags: list[int] = [int(tag) for tag in trailing.keys()]  # noqa: SIM118  # iterating would decode
     if trailing.original_encoding != header.encoding or not tags or min(tags) <= header.pixelTag:
         return False
     if any(tag in PIXEL_TAGS for tag in tags):
         return False
     stream.seek(max(0, header.size - DELIMITER_BYTES))
     dataset_checkWhole(trailing, header.size, stream.read(DELIMITER_BYTES))
-    for tag in tags:
-        dataset[tag] = trailing.get_item(tag)
-    header.trailing = tuple(int(tag) for tag in tags)
+    header.dataset = datasets_join(dataset, trailing, stream)
+    header.trailing = tuple(tags)
     return True
+
+
+def datasets_join(header: Dataset, trailing: Dataset, stream: BinaryIO) -> FileDataset:
+    """One data set of the header's elements and those after the pixel data, each as read, as the
+    whole read makes it (``read_partial``'s FileDataset); adding them one by one would have pydicom
+    convert the private ones."""
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    for part in (header, trailing):
+        for tag in part.keys():  # noqa: SIM118  # iterating a Dataset would decode every element
+            elements[tag] = part.get_item(tag, keep_deferred=True)
+    implicit, little = header.original_encoding
+    joined: FileDataset = FileDataset(
+        stream, Dataset(elements), header.preamble, header.file_meta, bool(implicit), bool(little)
+    )
+    joined.set_original_encoding(bool(implicit), bool(little), header.original_character_set)
+    return joined

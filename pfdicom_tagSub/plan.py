@@ -58,6 +58,7 @@ from pfdicom_tagSub.values import (
 SPECIFIC_CHARACTER_SET: BaseTag = Tag(0x0008, 0x0005)
 SOP_INSTANCE_UID: int = 0x00080018
 MEDIA_STORAGE_SOP_INSTANCE_UID: int = 0x00020003
+MAY_HAVE_ITEMS: frozenset[str | None] = frozenset({"SQ", "UN", None})  # VRs of elements that may be sequences
 REMOVE_PRIVATE: str = "--removePrivateTags"
 PROFILE: str = "--profile"
 EMPTY_SEQUENCE: str = "[]"
@@ -144,19 +145,24 @@ class Planner:
         creators: dict[int, str] = creators_read(dataset) if self.ruleset.hasPrivate and applyRules else {}
         unnamed: bool = self.ruleset.namesUnnamed
         for tag in list(dataset.keys()):  # iterating a Dataset would decode every element
-            if self.removePrivate and tag.is_private:
+            number: int = int(tag)  # a BaseTag compares and hashes in Python, an int does not
+            if self.removePrivate and number >> 16 & 1:
                 self.element_remove(dataset, tag, where, steps, REMOVE_PRIVATE)
                 continue
-            if where and not element_isComplete(dataset.get_item(tag)):
+            raw: object = dataset.get_item(tag)
+            if where and not element_isComplete(raw):
                 raise DicomReadError(
-                    f"truncated: {where}{keyword_of(tag) or tag} is shorter than its header says"
+                    f"truncated: {where}{keyword_of(number) or tag} is shorter than its header says"
                 )
-            keyword: str = keyword_of(tag)
+            keyword: str = keyword_of(number)
             rule: Rule | None = None
             if applyRules and (keyword or unnamed):
-                creator: str | None = creators.get(private_creatorTag(tag) or 0) if creators else None
-                rule, hits = self.ruleset.rule_for(keyword, tag, creator)
-                self.regexHits.update(hits)
+                creator: str | None = creators.get(private_creatorTag(number) or 0) if creators else None
+                rule, hits = self.ruleset.rule_for(keyword, number, creator)
+                if hits:
+                    self.regexHits.update(hits)
+            if rule is None and getattr(raw, "VR", None) not in MAY_HAVE_ITEMS:
+                continue  # no rule acts on it and it holds no items: nothing to plan, nothing converted
             if rule is not None and rule.action == "remove":
                 if not self.creator_isNeeded(dataset, tag, rule, creators):
                     self.element_remove(dataset, tag, where, steps, rule.key)  # a sequence goes whole

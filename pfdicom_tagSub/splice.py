@@ -104,16 +104,18 @@ def raw_range(
     element: RawDataElement, source: bytes, implicit: bool, little: bool, shift: int
 ) -> tuple[int, int] | None:
     """``element_range`` of an element pydicom has not converted."""
-    if element.value is None or element.is_implicit_VR != implicit or element.is_little_endian != little:
+    value: bytes | None = element.value
+    if value is None or element.is_implicit_VR != implicit or element.is_little_endian != little:
         return None
-    long: bool = not implicit and element.VR in EXPLICIT_VR_LENGTH_32
-    start: int = element.value_tell + shift - (12 if long else 8)
-    if header_read(source, start, implicit, little, element.VR) != (element.tag, element.length):
+    valueStart: int = element.value_tell + shift
+    start: int = valueStart - (12 if not implicit and element.VR in EXPLICIT_VR_LENGTH_32 else 8)
+    # int(): a BaseTag compares in Python
+    if header_read(source, start, implicit, little, element.VR) != (int(element.tag), element.length):
         return None
-    end: int = element.value_tell + shift + len(element.value)
+    end: int = valueStart + len(value)
     if element.length != UNDEFINED_LENGTH:
-        return (start, end) if len(element.value) == element.length else None
-    if element.tag == PIXEL_DATA and not element.value.startswith(ITEM[little]):
+        return (start, end) if len(value) == element.length else None
+    if element.tag == PIXEL_DATA and not value.startswith(ITEM[little]):
         return None  # pydicom refuses to write it: it says why
     if source[end : end + len(SEQUENCE_END[little])] != SEQUENCE_END[little]:
         return None
@@ -129,7 +131,7 @@ def empty_range(
         return None
     long: bool = not implicit and element.VR in EXPLICIT_VR_LENGTH_32
     start: int = element.file_tell + shift - (12 if long else 8)
-    if header_read(source, start, implicit, little, element.VR) != (element.tag, 0):
+    if header_read(source, start, implicit, little, element.VR) != (int(element.tag), 0):
         return None
     return start, element.file_tell + shift
 
@@ -144,7 +146,7 @@ def sequence_range(
     start: int = valueStart - (8 if implicit else 12)
     header: tuple[int, int] | None = header_read(source, start, implicit, little, "SQ")
     undefined: bool = bool(element.is_undefined_length)
-    if header is None or header[0] != element.tag or undefined != (header[1] == UNDEFINED_LENGTH):
+    if header is None or header[0] != int(element.tag) or undefined != (header[1] == UNDEFINED_LENGTH):
         return None
     # a sequence of defined length is parsed from its own bytes: its items count from its value
     inner: int = shift if undefined else valueStart
@@ -187,8 +189,8 @@ def elements_end(
     written as it lies and they lie one after the other in tag order; None otherwise."""
     if dataset_isConverted(dataset, implicit, little):
         return None
-    for tag in sorted(dataset.keys()):
-        if tag.element == 0 and tag.group > 6:  # pydicom leaves it out: the input has it
+    for tag in sorted(dataset.keys(), key=int):
+        if int(tag) & 0xFFFF == 0 and tag >> 16 > 6:  # pydicom leaves it out: the input has it
             return None
         where: tuple[int, int] | None = element_range(dataset.get_item(tag), source, implicit, little, shift)
         if where is None or where[0] != position:
@@ -247,10 +249,12 @@ def dataset_splice(stream: DicomBytesIO, dataset: Dataset, source: bytes, below:
         return
     encodings: object = dataset.get("SpecificCharacterSet", default_encoding)
     ranges: RangeWriter = RangeWriter(stream, source)
-    for tag in sorted(dataset.keys()):
-        if below is not None and tag >= below:
+    limit: int = 1 << 32 if below is None else below
+    for tag in sorted(dataset.keys(), key=int):  # int: a BaseTag compares in Python
+        number: int = int(tag)
+        if number >= limit:
             break
-        if tag.element == 0 and tag.group > 6:  # pydicom leaves out retired group lengths
+        if number & 0xFFFF == 0 and number >> 16 > 6:  # pydicom leaves out retired group lengths
             continue
         element: object = dataset.get_item(tag)
         where: tuple[int, int] | None = element_range(element, source, implicit, little)

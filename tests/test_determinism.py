@@ -1,10 +1,11 @@
 """The same input and rules give byte-identical outputs across runs and across ``--threads`` values.
 
-The installed console script runs four times over one tree (the example tree, pydicom's CT and
+The installed console script runs five times over one tree (the example tree, pydicom's CT and
 MR files, and synthetic patients spread over several directories) with the README rules, fake
 names included, and an ``--outputFileStem``: twice with one process, then with 2 and 3 worker
-processes, each run under a different ``PYTHONHASHSEED`` so that nothing may hang on the order
-of a set or a dict. Every run must produce the same file names with the same bytes.
+processes and with the default count (every core), each run under a different ``PYTHONHASHSEED``
+so that nothing may hang on the order of a set or a dict. Every run must produce the same file
+names with the same bytes.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def determinismTree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def tree_run(inputDir: Path, outputDir: Path, threads: int, hashSeed: int) -> dict[str, bytes]:
+def tree_run(inputDir: Path, outputDir: Path, threads: int | None, hashSeed: int) -> dict[str, bytes]:
     """One run of the console script; the output tree, name to bytes."""
     done = subprocess.run(
         [
@@ -52,8 +53,7 @@ def tree_run(inputDir: Path, outputDir: Path, threads: int, hashSeed: int) -> di
             json.dumps(RULES),
             "--outputFileStem",
             STEM,
-            "--threads",
-            str(threads),
+            *([] if threads is None else ["--threads", str(threads)]),
             "-v",
             "0",
         ],
@@ -75,7 +75,7 @@ def test_outputs_are_byte_identical_across_runs_and_worker_counts(
         "BROWN^STACY^ANON"
     )
 
-    for threads, hashSeed in ((0, 2), (2, 3), (3, 4)):
+    for threads, hashSeed in ((0, 2), (2, 3), (3, 4), (None, 5)):  # None: the default, every core
         again: dict[str, bytes] = tree_run(
             determinismTree, tmp_path / f"run{threads}-{hashSeed}", threads, hashSeed
         )

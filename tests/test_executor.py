@@ -45,6 +45,11 @@ def test_zero_and_one_worker_run_in_this_process_more_in_a_pool() -> None:
     assert isinstance(executor_make(EchoJob(), 2, 10), PoolExecutor)
 
 
+def test_a_single_file_runs_in_this_process_whatever_the_worker_count() -> None:
+    assert isinstance(executor_make(EchoJob(), 8, 1), SerialExecutor)
+    assert isinstance(executor_make(EchoJob(), 8, 0), SerialExecutor)
+
+
 @pytest.mark.parametrize(
     ("files", "workers", "chunk"), [(1000, 2, 16), (150, 2, 4), (10, 4, 1), (0, 2, 1), (10**6, 8, 16)]
 )
