@@ -27,7 +27,7 @@ import shutil
 import stat
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -40,7 +40,7 @@ from pfdicom_tagSub.dictionary import keyword_of
 from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, line_first
 from pfdicom_tagSub.functions import FUNCTIONS
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
-from pfdicom_tagSub.output import NullStream, OutputDirs, dataset_encode, dataset_write, outputName_make
+from pfdicom_tagSub.output import NullStream, dataset_encode, dataset_write, outputName_make
 from pfdicom_tagSub.plan import Planner, changes_apply, element_isComplete, plan
 from pfdicom_tagSub.rules import RuleSet
 
@@ -261,14 +261,12 @@ class FileJob:
         ruleset: the checked rules.
         stem: the parsed ``--outputFileStem``, None to keep input names.
         tempDir: the run's temporary directory, given by the engine before the run.
-        outputDirs: the output directories this process has prepared.
     """
 
     options: TagSubOptions
     ruleset: RuleSet
     stem: Template | None = None
     tempDir: str = ""
-    outputDirs: OutputDirs = field(default_factory=OutputDirs)
 
     def libraries_load(self) -> None:
         """Load what the first file would load, before worker processes are forked.
@@ -348,7 +346,6 @@ class FileJob:
             dataset_encode(dataset, NullStream())  # what pydicom cannot encode fails here too
             result.outcome = "planned"
             return
-        self.outputDirs.prepare(task.outputDir)
         result.tempPath = dataset_write(dataset, self.tempDir, result.outputPath)
         if self.options.inPlace:
             shutil.copymode(task.inputPath, result.tempPath)

@@ -10,27 +10,34 @@ Key components:
     - Executor: the protocol of an executor (a context manager with ``results``)
     - SerialExecutor, PoolExecutor: in this process, or in a pool of worker processes
     - executor_make: the executor for a worker count
+    - cores_usable, workers_cap: the cores this process may use; the workers worth starting
 
 Typical usage:
     with executor_make(job, workers=2, files=1000) as executor:
         for result in executor.results(tasks): ...
 
 Dependencies:
-    - multiprocessing (imported only when a pool is made)
+    - pfdicom_tagSub.pool, the worker processes (imported only when a pool is made)
 """
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pfdicom_tagSub.models import FileResult, FileTask
 
+if TYPE_CHECKING:
+    from pfdicom_tagSub.pool import WorkerPool
+
 CHUNK_MAX: int = 16
 CHUNKS_PER_WORKER: int = 16
+CPU_MAX: str = "/sys/fs/cgroup/cpu.max"
 
 
 class Job(Protocol):
@@ -105,9 +112,9 @@ def worker_run(task: FileTask) -> FileResult:
 def chunk_size(files: int, workers: int) -> int:
     """How many files a worker takes at a time.
 
-    Every chunk costs the parent two thread hand-offs and a message each way (about a
-    millisecond of its CPU under load), so chunks are as large as they can be while still
-    giving each worker many of them, lest one worker idle at the end while another finishes.
+    Every chunk costs the parent a message and a wake-up, so chunks are as large as they can be
+    while still giving each worker many of them, lest one worker idle at the end while another
+    finishes.
 
     Example:
         >>> chunk_size(1000, 2), chunk_size(150, 2), chunk_size(10, 4)
@@ -127,32 +134,70 @@ def startMethod_choose() -> str:
 
 
 class PoolExecutor:
-    """The job in N worker processes, each taking chunks of tasks; results in task order."""
+    """The job in N worker processes, each taking chunks of tasks; results in task order.
+
+    A worker that dies has its files given to a fresh one (``pool.WorkerPool``); on an interrupt,
+    or any error, the workers are stopped before the exception goes on.
+    """
 
     def __init__(self, job: Job, workers: int, files: int) -> None:
         self.job: Job = job
         self.workers: int = workers
         self.chunk: int = chunk_size(files, workers)
-        self.pool: Any = None
+        self.pool: WorkerPool | None = None
 
     def __enter__(self) -> PoolExecutor:
-        import multiprocessing
+        from pfdicom_tagSub.pool import WorkerPool  # multiprocessing only when there are workers
 
         method: str = startMethod_choose()
         if method == "fork":
             self.job.libraries_load()
-        context: Any = multiprocessing.get_context(method)
-        self.pool = context.Pool(self.workers, initializer=worker_init, initargs=(self.job,))
-        self.pool.__enter__()
+        pool: WorkerPool = WorkerPool(self.job, self.workers, self.chunk, method)
+        pool.start()
+        self.pool = pool
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self.pool.__exit__(kind, error, trace)
+        if self.pool is not None:
+            self.pool.stop(graceful=kind is None)
 
     def results(self, tasks: Iterable[FileTask]) -> Iterator[FileResult]:
-        return self.pool.imap(worker_run, tasks, chunksize=self.chunk)
+        assert self.pool is not None, "results asked outside the with block"
+        return self.pool.results(tasks)
+
+
+def cores_usable() -> int:
+    """The cores this process may run on: its CPU affinity, lowered by a cgroup CPU quota."""
+    try:
+        cores: int = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        with open(CPU_MAX, encoding="ascii") as limit:
+            quota, period = limit.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def workers_cap(threads: int, files: int, cores: int) -> tuple[int, str]:
+    """The workers worth starting for ``--threads``, and why fewer, if so ('' when as asked).
+
+    Example:
+        >>> workers_cap(8, 3, 4), workers_cap(8, 100, 2), workers_cap(2, 100, 4)
+        ((3, 'one per file'), (2, 'as many as the 2 usable cores'), (2, ''))
+    """
+    if threads <= 1:
+        return max(threads, 0), ""
+    if files < threads and files <= cores:
+        return max(files, 1), "one per file"
+    if cores < threads:
+        return cores, f"as many as the {cores} usable cores"
+    return threads, ""
 
 
 def executor_make(job: Job, workers: int, files: int) -> Executor:

@@ -140,6 +140,15 @@ class TagSubOptions:
                 kwargs[item.name] = str(raw)
         return cls(**kwargs)  # type: ignore[arg-type]  # keys are field names, values coerced above
 
+    def __post_init__(self) -> None:
+        """Refuse what no run can do.
+
+        Raises:
+            UsageError: a negative ``threads``.
+        """
+        if self.threads < 0:
+            raise UsageError(f"--threads {self.threads}: the number of workers must be 0 or more")
+
     @property
     def inPlace(self) -> bool:
         """The output tree is the input tree."""
@@ -338,7 +347,8 @@ class RunRecord:
     """The counts and lists of a run, filled one result at a time; holds no element values.
 
     Lists are kept for what the user must act on (failures, non-DICOM files); files kept because
-    their output exists are counted, and the first ``LISTED_EXISTING_MAX`` named.
+    their output exists are counted, and the first ``LISTED_EXISTING_MAX`` named. ``walked`` says
+    that the walk is over, so that ``filesFound`` is the run's whole count.
     """
 
     filesFound: int = 0
@@ -358,6 +368,7 @@ class RunRecord:
     notWalked: list[str] = field(default_factory=list)
     ruleSkips: Counter[RuleSkip] = field(default_factory=Counter)
     regexHits: set[int] = field(default_factory=set)
+    walked: bool = False
 
     def result_add(self, result: FileResult) -> None:
         """Count one file's result."""

@@ -81,7 +81,7 @@ class pfdicom_tagSub(pfdicom):
         """The start line: version, roots, rules and workers."""
         self.dp.qprint(
             f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
-            f"{len(self.d_tagStruct)} rules, {max(self.config.threads, 1)} workers",
+            f"{report.plural(len(self.d_tagStruct), 'rule')}, {report.plural(self.workers, 'worker')}",
             level=1,
         )
 

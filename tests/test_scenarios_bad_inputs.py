@@ -587,7 +587,7 @@ SCENARIOS: list[Scenario] = [
         "output_directory_under_a_file",
         bad_outputUnderFile,
         1,
-        "output directory {bad}: cannot write: Not a directory",
+        "output directory {bad}: \\S+/blocker is a file",
         written=(),
         extra=("-O", "{bad}"),
     ),
