@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 from pfdicom_tagSub import __pkg_name__, __version__
 from pfdicom_tagSub.errors import EXIT_OK, EXIT_USAGE, TagSubError, UsageError
-from pfdicom_tagSub.interrupts import Terminated, exitCode_of, signals_raised
+from pfdicom_tagSub.interrupts import exitCode_of, interruption_of, signals_raised
 from pfdicom_tagSub.manual import MANUAL, SYNOPSIS
 
 
@@ -210,7 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with signals_raised():
         try:
             return command_run(argv, made)
-        except (KeyboardInterrupt, Terminated) as interruption:
+        except BaseException as error:
+            interruption: BaseException | None = interruption_of(error)
+            if interruption is None:
+                raise
             from pfdicom_tagSub.report import interrupted_line
 
             record: Any = made[-1].record if made else None

@@ -7,7 +7,7 @@ temporary name for the parent to place (``output``). Whatever goes wrong with on
 caught here and recorded in its result, so that its neighbours carry on.
 
 Key components:
-    - dicom_read: a path to a Dataset, or NotDicomError / DicomReadError
+    - dicom_read: a path to a Dataset, or NotDicomError / DicomReadError, in bounded work
     - dataset_checkWhole: refuse a data set shorter than its file
     - FileJob: the per-file work, picklable so that worker processes can run it
 
@@ -17,6 +17,7 @@ Typical usage:
 
 Dependencies:
     - pydicom, to read
+    - pfdicom_tagSub.bounds, the bounds on a hostile file's work
     - pfdicom_tagSub.plan, output, functions, rules
 """
 
@@ -32,10 +33,18 @@ from dataclasses import dataclass
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
-from pydicom.filereader import dcmread
+from pydicom.filereader import read_partial
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 
+from pfdicom_tagSub.bounds import (
+    DEPTH_MAX,
+    ElementGuard,
+    FileReader,
+    depth_check,
+    head_isPlausible,
+    inflated_check,
+)
 from pfdicom_tagSub.dictionary import keyword_of
 from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, line_first
 from pfdicom_tagSub.functions import FUNCTIONS
@@ -47,7 +56,7 @@ from pfdicom_tagSub.rules import RuleSet
 PREAMBLE_BYTES: int = 128
 TIFF_HEADERS: frozenset[bytes] = frozenset({b"II*\x00", b"MM\x00*"})
 DICOM_PREFIX: bytes = b"DICM"
-HEADER_GROUPS: frozenset[int] = frozenset({0x0000, 0x0002, 0x0008})
+HEAD_BYTES: int = 1024  # the preamble, and enough of the file meta to see its transfer syntax
 UNDEFINED_LENGTH: int = 0xFFFFFFFF
 UNKNOWN_END: int = -1
 DELIMITER_BYTES: int = 8
@@ -69,26 +78,13 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def head_isDicomLike(head: bytes) -> bool:
-    """Whether a file without the DICM prefix starts like a bare DICOM data set.
-
-    Such files (ACR-NEMA style, or a data set written without its preamble) start with an element
-    of the command, file meta or identifying group, little or big endian.
-    """
-    if len(head) < 8:
-        return False
-    return (
-        int.from_bytes(head[:2], "little") in HEADER_GROUPS
-        or int.from_bytes(head[:2], "big") in HEADER_GROUPS
-    )
-
-
 def dicom_read(path: str) -> Dataset:
-    """Read a DICOM file, pixels included, into a Dataset.
+    """Read a DICOM file, pixels included, into a Dataset, in work bounded by the file's size (``bounds``).
 
     Raises:
-        NotDicomError: not a regular file, empty, or neither a DICM prefix nor a DICOM start.
-        DicomReadError: it looks like DICOM but pydicom cannot parse it.
+        NotDicomError: not a regular file, empty, or neither a DICM prefix nor a plausible start.
+        DicomReadError: it looks like DICOM but pydicom cannot parse it, or it is hostile (a length
+            beyond the file, zero bytes for elements, a deflate bomb, sequences nested too deep).
         OSError: the file cannot be opened or read.
     """
     status: os.stat_result = os.stat(path)
@@ -96,19 +92,24 @@ def dicom_read(path: str) -> Dataset:
         raise NotDicomError("not a regular file")
     if status.st_size == 0:
         raise NotDicomError("empty file (0 bytes)")
-    with open(path, "rb") as stream:
-        head: bytes = stream.read(PREAMBLE_BYTES + len(DICOM_PREFIX))
-        hasPrefix: bool = head[PREAMBLE_BYTES:] == DICOM_PREFIX
-        if not hasPrefix and not head_isDicomLike(head):
+    with FileReader(path) as stream:
+        head: bytes = stream.read(HEAD_BYTES)
+        hasPrefix: bool = head[PREAMBLE_BYTES : PREAMBLE_BYTES + len(DICOM_PREFIX)] == DICOM_PREFIX
+        if not hasPrefix and not head_isPlausible(head):
             raise NotDicomError("no DICM prefix at byte 128 and no DICOM data set at the start")
         stream.seek(0)
         failure: str = ""
         try:
-            dataset: Dataset = dcmread(stream, force=not hasPrefix)
+            if hasPrefix:
+                inflated_check(path, head, stream)
+            dataset: Dataset = read_partial(stream, stop_when=ElementGuard(), force=not hasPrefix)
             stream.seek(max(0, status.st_size - DELIMITER_BYTES))
             dataset_checkWhole(dataset, status.st_size, stream.read(DELIMITER_BYTES))
+            depth_check(dataset)
         except DicomReadError as err:
             failure = str(err)
+        except RecursionError:  # pydicom reads a sequence of undefined length by recursing
+            failure = f"sequences nested deeper than {DEPTH_MAX} levels (the limit)"
         except PARSE_ERRORS as err:
             failure = f"cannot be parsed: {line_first(err)}"
         except OSError as err:

@@ -11,6 +11,8 @@ Key components:
     - signals_raised: in ``main``, SIGINT and SIGTERM raise, once
     - SignalsHeld: a context manager that delays SIGINT and SIGTERM until its end
     - exitCode_of: 130 for SIGINT, 143 for SIGTERM
+    - interruption_of, interrupt_check: the interrupt received, also when a library swallowed or
+      changed the exception it raised
 
 Typical usage:
     with signals_raised():
@@ -33,6 +35,8 @@ from types import FrameType, TracebackType
 
 INTERRUPT_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 EXIT_SIGNAL_BASE: int = 128
+# the signal that ended the run, once one has: signal handlers are the process's, and so is this
+_received: list[int] = []
 
 
 class Terminated(BaseException):
@@ -55,9 +59,36 @@ def signal_raise(number: int, frame: FrameType | None) -> None:
     """The handler: ignore further interrupts while the run ends, and unwind it."""
     for other in INTERRUPT_SIGNALS:
         signal.signal(other, signal.SIG_IGN)
-    if number == signal.SIGTERM:
-        raise Terminated()
-    raise KeyboardInterrupt()
+    _received.append(number)
+    raise interruption_make(number)
+
+
+def interruption_make(number: int) -> BaseException:
+    """The exception a signal raises."""
+    return Terminated() if number == signal.SIGTERM else KeyboardInterrupt()
+
+
+def interruption_of(error: BaseException) -> BaseException | None:
+    """What ended the run, when an interrupt did: the interrupt itself, or the one received while
+    this other error unwound (library code may turn an exception raised inside it into another).
+
+    Example:
+        >>> interruption_of(ValueError("x")) is None, type(interruption_of(Terminated())).__name__
+        (True, 'Terminated')
+    """
+    if isinstance(error, KeyboardInterrupt | Terminated):
+        return error
+    return interruption_make(_received[0]) if _received else None
+
+
+def interrupt_check() -> None:
+    """Raise the interrupt received, if one was and a library swallowed what it raised.
+
+    Raises:
+        KeyboardInterrupt, Terminated: a signal ended the run.
+    """
+    if _received:
+        raise interruption_make(_received[0])
 
 
 @contextlib.contextmanager
@@ -81,6 +112,7 @@ def signals_raised() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)  # type: ignore[arg-type]  # what getsignal gave
+        _received.clear()
 
 
 class SignalsHeld:

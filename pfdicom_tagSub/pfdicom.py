@@ -27,7 +27,7 @@ from pfdicom_tagSub.console import PROGRAM, Console
 from pfdicom_tagSub.directories import OutputDirs
 from pfdicom_tagSub.errors import RunError, TagSubError, UsageError
 from pfdicom_tagSub.executor import Job, cores_usable, executor_make, workers_cap
-from pfdicom_tagSub.interrupts import SignalsHeld
+from pfdicom_tagSub.interrupts import SignalsHeld, interrupt_check
 from pfdicom_tagSub.models import RunRecord, TagSubOptions
 from pfdicom_tagSub.output import OutputCommitter, TempDir, runOutput_prepare, tempDir_create
 from pfdicom_tagSub.report import plural
@@ -142,6 +142,7 @@ class pfdicom:
                         committer.commit(result)
                         for sink in sinks:
                             sink.result_take(result)
+                    interrupt_check()
         finally:
             for sink in reversed(sinks):
                 sink.close()
