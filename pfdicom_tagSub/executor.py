@@ -191,12 +191,12 @@ def workers_cap(threads: int, files: int, cores: int) -> tuple[int, str]:
         >>> workers_cap(8, 3, 4), workers_cap(8, 100, 2), workers_cap(2, 100, 4)
         ((3, 'one per file'), (2, 'as many as the 2 usable cores'), (2, ''))
     """
-    if threads <= 1:
-        return max(threads, 0), ""
+    if threads <= 1 or files == 0:
+        return min(max(threads, 0), 1), ""
     if files < threads and files <= cores:
         return max(files, 1), "one per file"
     if cores < threads:
-        return cores, f"as many as the {cores} usable cores"
+        return cores, f"as many as the {cores} usable core{'' if cores == 1 else 's'}"
     return threads, ""
 
 

@@ -30,13 +30,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pftree import DirNode, Pftree, TreeOptions, TreeScanner, WalkEntry, dirPath_matches, fileNames_filter
+from pftree import (
+    DirNode,
+    DirUsage,
+    Pftree,
+    TreeOptions,
+    TreeScanner,
+    WalkEntry,
+    dirPath_matches,
+    fileNames_filter,
+)
 
 from pfdicom_tagSub.errors import UsageError
 from pfdicom_tagSub.models import IN_PLACE, FileTask, TagSubOptions
 from pfdicom_tagSub.output import TEMP_PREFIX, tempDir_owner
 
 NAME_SEPARATOR: str = "\0"
+DIR_DEPTH_MAX: int = 128
 
 
 def names_pack(names: list[str]) -> str:
@@ -99,7 +109,8 @@ class WalkErrors(logging.Handler):
 
 
 class DicomTreeScanner(TreeScanner):
-    """pftree's scanner that skips the output tree and runs' temporary directories, names packed.
+    """pftree's scanner that skips the output tree and runs' temporary directories, names packed,
+    and does not go deeper than ``DIR_DEPTH_MAX`` directories (saying so).
 
     Each directory's names are packed as soon as it is scanned and its per-file sizes dropped,
     so that memory does not grow with the number of files by more than a name's length.
@@ -125,6 +136,14 @@ class DicomTreeScanner(TreeScanner):
             if (status.st_dev, status.st_ino) == self.excluded:
                 return False
         return super().dir_enterable(entry, isLink)
+
+    def subdir_scan(self, path: Path, size: Any, depth: int) -> Any:
+        if depth > DIR_DEPTH_MAX:  # pftree recurses once per level: Python's stack would end first
+            logging.getLogger("pftree").warning(
+                "%s: more than %d directories below the input directory", path, DIR_DEPTH_MAX
+            )
+            return DirUsage(path=path, diskBytes=0, apparentBytes=0)
+        return super().subdir_scan(path, size, depth)
 
     def dir_scan(self, path: Path, dirSize: Any, depth: int, onSubdir: Any) -> Any:
         index: int = len(self.entries)

@@ -346,9 +346,7 @@ def test_an_output_directory_that_is_a_file_fails_the_files_it_would_hold(
     (tmp_path / "out" / "p1" / "s1").write_text("in the way")
     run = cli(tree, tmp_path / "out", "-T", "{}")
     assert run.code == 1
-    assert (
-        f"CT_small.dcm: not written: output directory {tmp_path / 'out/p1/s1'} is a file" in run.err
-    )
+    assert f"CT_small.dcm: not written: output directory {tmp_path / 'out/p1/s1'} is a file" in run.err
     assert outputs(tmp_path / "out") == ["p1/s1", "p2/s2/MR_small.dcm"]
 
 
