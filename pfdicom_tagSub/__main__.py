@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 from pfdicom_tagSub import __pkg_name__, __version__
 from pfdicom_tagSub.errors import EXIT_OK, EXIT_USAGE, TagSubError, UsageError
-from pfdicom_tagSub.interrupts import exitCode_of, interruption_of, signals_raised
+from pfdicom_tagSub.interrupts import exitCode_of, interruption_take, signals_raised
 from pfdicom_tagSub.manual import MANUAL, SYNOPSIS
 
 
@@ -201,25 +201,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; Ctrl-C or SIGTERM at any moment ends it with one line.
 
     Args:
-        argv: the arguments, without the program name; ``sys.argv[1:]`` when None.
+        argv: the arguments, without the program name; ``sys.argv[1:]`` when None, and then this
+            is the program: once it returns, the process is ending, and later interrupts are
+            ignored rather than allowed to kill it without its exit status.
 
     Returns:
         The exit status: 0, 1 or 2; 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM).
     """
     made: list[Any] = []  # the run, once built: an interrupt says how far it got
-    with signals_raised():
-        try:
+    try:
+        with signals_raised(restore=argv is not None):
             return command_run(argv, made)
-        except BaseException as error:
-            interruption: BaseException | None = interruption_of(error)
-            if interruption is None:
-                raise
-            from pfdicom_tagSub.report import interrupted_line
+    except BaseException as error:
+        interruption: BaseException | None = interruption_take(error)
+        if interruption is None:
+            raise
+        from pfdicom_tagSub.report import interrupted_line
 
-            record: Any = made[-1].record if made else None
-            dryRun: bool = bool(made) and made[-1].config.dryRun
-            error_print(interrupted_line(record, dryRun))
-            return exitCode_of(interruption)
+        record: Any = made[-1].record if made else None
+        dryRun: bool = bool(made) and made[-1].config.dryRun
+        error_print(interrupted_line(record, dryRun))
+        return exitCode_of(interruption)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,8 @@ EXIT STATUS
     0   every DICOM file was written (or kept because its output exists)
     1   a file failed, or the run could not start
     2   bad arguments or bad rules; nothing was written
+    130 interrupted by Ctrl-C, 143 by SIGTERM: "interrupted: N of M files written;
+        run again to complete"; every output written so far is whole
 
 VERBOSITY
 

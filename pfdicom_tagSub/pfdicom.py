@@ -157,6 +157,7 @@ class pfdicom:
         try:
             self.env_prepare()
             nodes: list[DirFiles] = self.nodes_find()
+            interrupt_check()
             self.start_report()
             nodes_report(nodes, self.dp)
             job.tempDir = self.tempDir.path if self.tempDir is not None else ""

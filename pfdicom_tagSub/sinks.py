@@ -141,7 +141,10 @@ class ProgressSink:
         if verbosity >= 2 or (verbosity == 1 and os.isatty(2)):
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="file", desc=PROGRAM, dynamic_ncols=True, mininterval=0.5)
+            class Bar(tqdm):
+                monitor_interval = 0  # no monitor thread: worker processes are forked from a single thread
+
+            self.bar = Bar(total=total, unit="file", desc=PROGRAM, dynamic_ncols=True, mininterval=0.5)
 
     def result_take(self, result: FileResult) -> None:
         if self.bar is not None:

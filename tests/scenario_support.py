@@ -36,10 +36,12 @@ TABLE_ENV: str = "PFDICOM_ISSUE13_TABLE"
 
 @dataclass
 class Measured(CliRun):
-    """A run of the command, with its wall time (s) and the peak resident memory (MB) of its processes."""
+    """A run of the command, with its wall time (s), the peak resident memory (MB) of its processes,
+    and its stdout as bytes."""
 
     seconds: float = 0.0
     peakMB: float = 0.0
+    raw: bytes = b""
 
 
 # a small launcher sets the cap and runs the command as its own child, then reports that child's
@@ -88,8 +90,9 @@ def command_measure(
                 child.wait()
                 raise AssertionError(f"still running after {timeLimit} s: {args}") from None
             seconds: float = time.monotonic() - start
+        raw: bytes = paths[0].read_bytes()
         texts: list[str] = [path.read_bytes().decode("utf-8", "replace") for path in paths]
-    return Measured(child.returncode, texts[0], texts[1], seconds, int(texts[2] or 0) / 1024)
+    return Measured(child.returncode, texts[0], texts[1], seconds, int(texts[2] or 0) / 1024, raw)
 
 
 @dataclass
