@@ -10,7 +10,8 @@ file names that are not UTF-8 are shown escaped (``text_escape``).
 
 Key components:
     - Console: ``qprint(message, level=1, comms="status")``, ``error(message)``
-    - text_escape, json_clean: text made one printable line; a value made valid for JSON
+    - text_escape: text made one printable line
+    - surrogates_escape, json_clean: text made valid Unicode (for JSON, SQLite); a value so made
 
 Typical usage:
     dp = Console(verbosity=1)
@@ -65,6 +66,16 @@ def text_escape(text: str) -> str:
     return UNPRINTABLE.sub(char_escape, text)
 
 
+def surrogates_escape(text: str) -> str:
+    r"""Text that is valid Unicode: the bytes of a file name that are not UTF-8 as ``\xNN``.
+
+    Example:
+        >>> surrogates_escape("caf\udce9.dcm")
+        'caf\\xe9.dcm'
+    """
+    return SURROGATE.sub(char_escape, text)
+
+
 def json_clean(value: object) -> object:
     r"""A value for ``json.dumps`` whose every text is valid Unicode: bytes of file names that are not
     UTF-8 escaped as ``text_escape`` does (JSON escapes control characters itself).
@@ -74,7 +85,7 @@ def json_clean(value: object) -> object:
         {'file': 'x\\xff.dcm', 'n': [1, 'a\nb']}
     """
     if isinstance(value, str):
-        return SURROGATE.sub(char_escape, value)
+        return surrogates_escape(value)
     if isinstance(value, dict):
         return {json_clean(key): json_clean(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

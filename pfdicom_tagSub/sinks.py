@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pfdicom_tagSub.console import PROGRAM, Console
+from pfdicom_tagSub.console import PROGRAM, Console, surrogates_escape
 from pfdicom_tagSub.errors import RunError, UsageError
 from pfdicom_tagSub.models import Change, FileResult, RunRecord, TagSubOptions, tag_format
 from pfdicom_tagSub.report import change_describe, plural
@@ -282,10 +282,12 @@ class AuditSink:
             "INSERT INTO files (run_id, input_path, output_path, status, reason) VALUES (?, ?, ?, ?, ?)",
             (
                 self.runId,
-                os.path.abspath(result.inputPath),
-                os.path.abspath(result.outputPath) if result.outcome == "written" else None,
+                surrogates_escape(os.path.abspath(result.inputPath)),
+                surrogates_escape(os.path.abspath(result.outputPath))
+                if result.outcome == "written"
+                else None,
                 result.outcome,
-                result.reason or None,
+                surrogates_escape(result.reason) or None,
             ),
         )
         if result.outcome == "written":
@@ -341,9 +343,11 @@ def sinks_make(config: TagSubOptions, record: RunRecord, console: Console, versi
     if config.audit:
         run: dict[str, str] = {
             "version": version,
-            "inputDir": os.path.abspath(config.inputDir),
-            "outputDir": os.path.abspath(config.inputDir if config.inPlace else config.outputDir),
-            "options": options_forAudit(config),
+            "inputDir": surrogates_escape(os.path.abspath(config.inputDir)),
+            "outputDir": surrogates_escape(
+                os.path.abspath(config.inputDir if config.inPlace else config.outputDir)
+            ),
+            "options": surrogates_escape(options_forAudit(config)),
         }
         sinks.append(AuditSink(config.audit, run, record))
     sinks.append(ProgressSink(record.filesFound, config.verbosity))

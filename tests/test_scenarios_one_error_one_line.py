@@ -13,10 +13,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import CliRun
 from tests.safety_support import (
     dataset_bytes,
     error_lines,
@@ -224,3 +227,28 @@ def test_a_run_where_every_file_fails_removes_the_output_directories_it_created_
         assert (sandbox.output / "kept" / "empty").is_dir() and not (sandbox.output / "new").exists()
     assert sandbox.state() == before and temporaries(sandbox.root) == []
     observation_record(f"every file fails (output existed: {existing})", error_lines(run.err)[0], run)
+
+
+def test_names_that_are_not_utf8_are_escaped_alike_in_the_audit(sandbox: Sandbox) -> None:
+    good: Path = sandbox.input / "m" / os.fsdecode(b"caf\xe9.dcm")
+    good.parent.mkdir(parents=True)
+    good.write_bytes(dataset_bytes(image_dataset(8, patientID="MRN-8")))
+    audit: Path = sandbox.output / "audit.sqlite"
+    before = sandbox.state()
+
+    run = command_measure("-I", sandbox.input, "-O", sandbox.output, "-T", RULES, "--audit", audit)
+
+    line: str = line_assert(run, 0, r"3 files found: 3 read, 3 written, .*")
+    with sqlite3.connect(audit) as connection:
+        inputs: list[str] = [row[0] for row in connection.execute("SELECT input_path FROM files ORDER BY 1")]
+    assert f"{sandbox.input}/m/caf\\xe9.dcm" in inputs
+    assert sandbox.state() == before and temporaries(sandbox.root) == []
+    observation_record("a file name that is not UTF-8, --audit", line, run)
+
+
+def test_an_argument_holding_a_newline_is_escaped_in_argparse_s_error_too(cli: Callable[..., CliRun]) -> None:
+    run = cli("in", "out", "--bogus\npfdicom_tagSub: error: forged")
+    assert run.code == 2
+    assert error_lines(run.err) == [
+        "pfdicom_tagSub: error: unrecognized arguments: --bogus\\npfdicom_tagSub: error: forged"
+    ]
