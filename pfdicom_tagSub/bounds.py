@@ -8,15 +8,14 @@ before it can cost more than the file's own size.
 
 Key components:
     - FileReader: the file as pydicom reads it, every read bounded by what the file holds, a run
-      of zero bytes where elements should be refused
+      of zero bytes where elements should be, or too many elements, refused
     - head_isPlausible: whether a file without the DICM prefix starts with a plausible element
-    - ElementGuard: pydicom's ``stop_when`` for the top level: too many elements
     - inflated_check: a deflated data set inflates to no more than a limit
     - depth_check: sequences nest no deeper than a limit
 
 Typical usage:
     with FileReader(path) as stream:
-        dataset = read_partial(stream, stop_when=ElementGuard(), force=True)
+        dataset = read_partial(stream, force=True)
     depth_check(dataset)
 
 Dependencies:
@@ -41,12 +40,13 @@ from pfdicom_tagSub.errors import DicomReadError
 from pfdicom_tagSub.plan import sequence_items
 
 DEPTH_MAX: int = 64
-ELEMENTS_MAX: int = 100_000
+ELEMENTS_MAX: int = 500_000
 INFLATED_BYTES_MAX: int = 128 << 20
 READ_BOUNDED_FROM: int = 1 << 16
 HEADER_BYTES: int = 8
 UNDEFINED_LENGTH: int = 0xFFFFFFFF
 ZERO_HEADER: bytes = bytes(HEADER_BYTES)
+HEADER_READS_MAX: int = 2 * ELEMENTS_MAX  # a value may be 8 bytes too
 INFLATE_CHUNK: int = 1 << 20
 DEFLATED_UID: bytes = DeflatedExplicitVRLittleEndian.encode("ascii")
 META_HEADER_END: int = 144  # preamble, DICM, and the file meta's group length element
@@ -59,38 +59,52 @@ EXPLICIT_VRS: frozenset[bytes] = frozenset(
 )
 
 
+_bufferedRead = io.BufferedReader.read
+
+
 class FileReader(io.BufferedReader):
     """A file opened for pydicom, whose reads are bounded by what the file holds.
 
     A read of more than the rest of the file asks for the rest only: a length field claiming
     gigabytes would otherwise have that much allocated before the short read finds the file cut.
-    Two element headers in a row made of zero bytes end the read: no element header is all zero
-    (tag (0000,0000) with no length), and a zero-filled region read element by element costs a
-    second per megabyte.
+    An element header made of zero bytes followed by another ends the read: no element header is
+    all zero (tag (0000,0000) with no length), and a zero-filled region read element by element
+    costs a second per megabyte. pydicom reads each element's header as 8 bytes: more than twice
+    ``ELEMENTS_MAX`` such reads (a value may be 8 bytes too) is more elements than any data set
+    holds, junk that would take more time and memory than the file's size suggests.
 
     Attributes:
         size: the file's size in bytes.
-        zeroHeaders: the zero headers read in a row.
+        headers: the reads of 8 bytes so far.
     """
 
     def __init__(self, path: str) -> None:
         super().__init__(io.FileIO(path, "r"))
         self.size: int = os.fstat(self.fileno()).st_size
-        self.zeroHeaders: int = 0
+        self.headers: int = 0
 
     def read(self, size: int | None = -1) -> bytes:
         if size is not None and size > READ_BOUNDED_FROM:
             size = min(size, max(0, self.size - self.tell()))
-        data: bytes = io.BufferedReader.read(self, size)  # not super(): pydicom reads a lot
-        if data == ZERO_HEADER:
-            self.zeroHeaders += 1
-            if self.zeroHeaders > 1:
-                raise DicomReadError(
-                    f"zero bytes where DICOM elements should be (from byte {self.tell() - 2 * HEADER_BYTES})"
-                )
-        elif data:
-            self.zeroHeaders = 0
+        data: bytes = _bufferedRead(self, size)  # not super(): pydicom reads a lot, and this is per read
+        if len(data) == HEADER_BYTES:
+            self.headers += 1
+            if self.headers > HEADER_READS_MAX or data == ZERO_HEADER:
+                self.header_check(data)
         return data
+
+    def header_check(self, data: bytes) -> None:
+        """Refuse the read of a zero header followed by zeros, or of one header too many.
+
+        Raises:
+            DicomReadError: saying which.
+        """
+        if self.headers > HEADER_READS_MAX:
+            raise DicomReadError(f"more than {ELEMENTS_MAX} elements (the limit)")
+        if self.peek(HEADER_BYTES)[:HEADER_BYTES] == ZERO_HEADER:
+            raise DicomReadError(
+                f"zero bytes where DICOM elements should be (from byte {self.tell() - HEADER_BYTES})"
+            )
 
 
 def head_isPlausible(head: bytes) -> bool:
@@ -119,25 +133,6 @@ def head_isPlausible(head: bytes) -> bool:
         ):
             return True
     return False
-
-
-class ElementGuard:
-    """pydicom's ``stop_when`` for the top level of a data set: it refuses, rather than stops, more
-    than ``ELEMENTS_MAX`` elements. No object has that many; a file that does is junk that would
-    take longer and more memory than any file should (one element repeated every 8 bytes).
-
-    Attributes:
-        count: the elements seen.
-    """
-
-    def __init__(self) -> None:
-        self.count: int = 0
-
-    def __call__(self, tag: BaseTag, vr: str | None, length: int) -> bool:
-        self.count += 1
-        if self.count > ELEMENTS_MAX:
-            raise DicomReadError(f"more than {ELEMENTS_MAX} elements at the top level (the limit)")
-        return False
 
 
 def meta_end(path: str) -> tuple[int, bool]:
@@ -208,7 +203,8 @@ def depth_check(dataset: Dataset, limit: int = DEPTH_MAX) -> None:
     while levels:
         current, depth = levels.pop()
         for element in list(current.values()):
-            if not element_mayBeSequence(element):
+            vr: str | None = element.VR
+            if vr != "SQ" and vr != "UN" and (vr is not None or not element_mayBeSequence(element)):
                 continue
             items: object = sequence_items(current, element.tag)
             if not items:
@@ -220,11 +216,7 @@ def depth_check(dataset: Dataset, limit: int = DEPTH_MAX) -> None:
 
 
 def element_mayBeSequence(element: DataElement | RawDataElement) -> bool:
-    """Whether an element, as read, may be a sequence: a cheap look before ``sequence_items``."""
-    vr: str | None = element.VR
-    if vr == "SQ" or vr == "UN":
-        return True
-    if vr is not None:
-        return False
+    """Whether an element read without its VR (implicit VR) may be a sequence: a cheap look before
+    ``sequence_items``."""
     tag: BaseTag = element.tag
     return tag.is_private or getattr(element, "length", 0) == UNDEFINED_LENGTH or tag_isSequence(tag)

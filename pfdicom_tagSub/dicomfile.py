@@ -33,13 +33,12 @@ from dataclasses import dataclass
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
-from pydicom.filereader import read_partial
+from pydicom.filereader import dcmread
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
 
 from pfdicom_tagSub.bounds import (
     DEPTH_MAX,
-    ElementGuard,
     FileReader,
     depth_check,
     head_isPlausible,
@@ -102,7 +101,7 @@ def dicom_read(path: str) -> Dataset:
         try:
             if hasPrefix:
                 inflated_check(path, head, stream)
-            dataset: Dataset = read_partial(stream, stop_when=ElementGuard(), force=not hasPrefix)
+            dataset: Dataset = dcmread(stream, force=not hasPrefix)
             stream.seek(max(0, status.st_size - DELIMITER_BYTES))
             dataset_checkWhole(dataset, status.st_size, stream.read(DELIMITER_BYTES))
             depth_check(dataset)

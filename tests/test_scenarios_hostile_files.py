@@ -274,3 +274,31 @@ def test_more_workers_than_files_or_cores_are_capped_with_a_note(sandbox: Sandbo
     assert f", {len(GOOD) if len(GOOD) <= cores else cores} worker" in run.out  # the start line says it too
     written_assert(sandbox.output)
     observation_record("--threads 64, 2 files", line, run)
+
+
+def tiny_elements(count: int) -> bytes:
+    """A bare data set of ``count`` distinct empty private elements, 8 bytes each, after a character set."""
+    elements: list[bytes] = [b"\x08\x00\x05\x00\x0a\x00\x00\x00ISO_IR 100"]
+    for number in range(count):
+        group, element = 0x0009 + 2 * (number // 0xFFF0), 0x0010 + number % 0xFFF0
+        elements.append(struct.pack("<HHI", group, element, 0))
+    return b"".join(elements)
+
+
+def test_a_file_of_a_million_tiny_elements_is_refused_past_the_limit(sandbox: Sandbox) -> None:
+    bad: Path = sandbox.input / BAD
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(tiny_elements(1_100_000))
+    before = sandbox.state()
+
+    run = command_measure("-I", sandbox.input, "-O", sandbox.output, "-T", RULES, timeLimit=TIME_LIMIT)
+
+    line: str = line_assert(
+        run,
+        0,
+        f"  {re.escape(str(bad))}: no DICM prefix and not a readable data set "
+        r"\(more than 500000 elements \(the limit\)\)",
+    )
+    assert files_under(sandbox.output) == sorted(GOOD)
+    assert sandbox.state() == before and temporaries(sandbox.root) == []
+    observation_record("a million tiny elements (8.8 MB)", line, run)
