@@ -69,8 +69,18 @@ class Job(Protocol):
     def file_process(self, task: FileTask) -> FileResult: ...
 
 
-def worker_main(job: Job, connection: Connection, parentPid: int) -> None:
-    """The life of a worker: say it is ready, then answer each task of each chunk, until told to stop."""
+def worker_main(job: Job, connection: Connection, parentPid: int, inherited: tuple[int, ...] = ()) -> None:
+    """The life of a worker: say it is ready, then answer each task of each chunk, until told to stop.
+
+    Args:
+        job, connection: the work, and this worker's end of its pipe.
+        parentPid: the parent as the worker should find it; 0 when it is a fork server.
+        inherited: the parent's ends of the workers' pipes, which a forked worker holds too (its
+            own pipe's included): closed, so that a pipe ends when one of its two processes does.
+    """
+    for descriptor in inherited:
+        with contextlib.suppress(OSError):
+            os.close(descriptor)
     worker_prepare(parentPid)
     try:
         connection.send(WORKER_READY)
@@ -254,6 +264,21 @@ class Worker:
             self.chunks.popleft()
         return self.held.popleft()
 
+    def stop_ask(self, graceful: bool) -> None:
+        """Ask it to stop: once its tasks are done, or at once (SIGTERM)."""
+        with contextlib.suppress(OSError):
+            if graceful:
+                self.connection.send(None)
+            else:
+                self.process.terminate()
+
+    def end_await(self, deadline: float) -> None:
+        """Wait for it to end, until the deadline; then kill it."""
+        self.process.join(max(0.0, deadline - time.monotonic()))
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join()
+
 
 class WorkerPool:
     """Worker processes fed chunks of tasks through their own pipes; a dead one is replaced.
@@ -273,6 +298,7 @@ class WorkerPool:
         self.context: Any = multiprocessing.get_context(method)
         # a fork server is the parent of its workers, and no worker can know its pid beforehand
         self.parentPid: int = 0 if method == "forkserver" else os.getpid()
+        self.forked: bool = method == "fork"
         self.workers: list[Worker] = []
         self.startFailures: int = 0
         self.selector: selectors.PollSelector = selectors.PollSelector()  # no descriptor to inherit
@@ -298,7 +324,7 @@ class WorkerPool:
         """
         ours, theirs = self.context.Pipe(duplex=True)
         process: Any = self.context.Process(
-            target=worker_main, args=(self.job, theirs, self.parentPid), daemon=True
+            target=worker_main, args=(self.job, theirs, self.parentPid, self.inherited(ours)), daemon=True
         )
         try:
             with SignalsHeld():  # the worker inherits them held, until it has set its own handling
@@ -312,6 +338,12 @@ class WorkerPool:
             raise RunError(f"cannot start a worker process: {err.strerror or err}") from None
         finally:
             theirs.close()
+
+    def inherited(self, ours: Connection) -> tuple[int, ...]:
+        """The parent's ends of the pipes that a worker forked now inherits, its own pipe's included
+        (nothing, when started otherwise)."""
+        ends: list[Connection] = [*(worker.connection for worker in self.workers), ours]
+        return tuple(end.fileno() for end in ends) if self.forked else ()
 
     def results(self, tasks: Iterable[FileTask]) -> Iterator[FileResult]:
         """One result per task, in task order, whatever becomes of the workers."""
@@ -384,18 +416,10 @@ class WorkerPool:
         """End every worker: told to stop when all is done, else SIGTERM; SIGKILL for any that lingers."""
         with SignalsHeld():
             for worker in self.workers:
-                with contextlib.suppress(OSError):
-                    if graceful:
-                        worker.connection.send(None)
-                    else:
-                        worker.process.terminate()
+                worker.stop_ask(graceful)
             deadline: float = time.monotonic() + STOP_SECONDS
-            for worker in self.workers:
-                worker.process.join(max(0.0, deadline - time.monotonic()))
-                if worker.process.exitcode is None:
-                    worker.process.kill()
-                    worker.process.join()
             for worker in list(self.workers):
+                worker.end_await(deadline)
                 self.worker_forget(worker)
             self.selector.close()
 
