@@ -1,4 +1,5 @@
-"""Install pfdicom_tagSub: ``pip install .`` (``pip install '.[test]'`` for the tests and linters)."""
+"""Install pfdicom_tagSub: ``pip install .`` (``pip install '.[test,dask]'`` for the tests and linters,
+``'.[dask]'`` to run on a Dask cluster)."""
 
 from pathlib import Path
 
@@ -19,6 +20,8 @@ setup(
     long_description_content_type="text/x-rst",
     license="MIT",
     packages=find_packages(include=["pfdicom_tagSub", "pfdicom_tagSub.*"]),
+    # PS3.15 Table E.1-1 for --profile, with its MIT licence and a note naming its source
+    package_data={"pfdicom_tagSub": ["data/*.json", "data/*.txt"]},
     python_requires=">=3.11",
     install_requires=[
         "pydicom>=3.0,<4",
@@ -30,6 +33,8 @@ setup(
     extras_require={
         # bounded to the releases CI passes with: a new ruff or mypy may find (or format) otherwise
         "test": ["pytest>=8,<10", "ruff>=0.17,<0.18", "mypy>=2.4,<3", "docutils>=0.20,<1"],
+        # --dask: the (calendar) major version the tests pass with, from its first working release
+        "dask": ["dask>=2026.1.1,<2027", "distributed>=2026.1.1,<2027"],
     },
     entry_points={"console_scripts": ["pfdicom_tagSub=pfdicom_tagSub.__main__:main"]},
     classifiers=[

@@ -11,18 +11,27 @@ Inputs (built once under the work directory, reused by later runs):
 
 Runs, side by side: the tool with 1 and with 2 workers, a bare pydicom read-modify-write loop
 (the README's rules computed simply: ``dcmread``, set, ``dataset.walk`` for the ``re:`` keys,
-``save_as``) and ``cp -r``; optionally the original tool from a venv that holds it. Each run is
+``save_as``) and ``cp -r``; on the tree and the big directory, the tool with one worker and
+``--verify`` too, for its cost; optionally the original tool from a venv that holds it. Each run is
 a child process; its wall time and peak RSS (largest process, from ``wait4``) are printed with
 files/s, MB/s and the ratios, then the targets of issue 4, each met or not.
+
+With ``--dask``, also: a local Dask cluster of real processes (``dask scheduler`` and two
+``dask worker --nthreads 1``, from the venv of ``--script``, stopped by their PIDs at the end),
+and the tree (and a tree of one file, for the start-up) run with ``--dask`` against the process
+pool of two workers; the ratio of their times and the Dask tasks' overhead per file.
 
 Typical usage (from the repository root, in a venv where the tool is installed):
     python benchmarks/benchmark.py                       # about five minutes on 2 cores
     python benchmarks/benchmark.py --scale               # also 10k and 100k small files
     python benchmarks/benchmark.py --original /path/to/venv-with-pfdicom_tagSub-3.1.1
     python benchmarks/benchmark.py --baseline /path/to/venv-with-an-earlier-version  # side by side
+    python benchmarks/benchmark.py --dask                # also a local Dask cluster of 2 workers
+    python benchmarks/benchmark.py --dask-only --repeat 5   # only that comparison (a minute or two)
 
 Dependencies:
     - pydicom (its bundled test files), the installed ``pfdicom_tagSub`` console script, ``cp``
+    - with ``--dask``: the ``dask`` command beside that script (``pip install '.[dask]'``)
 """
 
 from __future__ import annotations
@@ -51,6 +60,13 @@ MB: float = 1e6
 SAMPLE_SECONDS: float = 0.05
 KEEP_BYTES: float = 2e9
 SCALE_FILES_MIN: int = 10_000
+DASK_WORKERS: int = 2
+DASK_START_TIMEOUT: float = 120
+DASK_OVERHEAD_TARGET: float = 0.05
+DASK_EMPTY_TASKS: int = 300
+POOL_LABEL: str = "tool, 2 workers"
+DASK_LABEL: str = "tool, 2 on Dask"
+VERIFY_LABEL: str = "tool, 1 worker, --verify"
 
 # the README rules, as the example ships them
 README_RULES: dict[str, str] = json.loads(
@@ -355,7 +371,7 @@ def command_measure(label: str, command: Sequence[str], files: int, size: int) -
         err.seek(0)
         stdout: str = out.read().decode(errors="replace")
         stderr: str = err.read().decode(errors="replace")
-        if code != 0:
+        if code != 0 and not (label == VERIFY_LABEL and code == 1):  # the table says why --verify ended 1
             print(f"  ! {label}: exit {code}: {(stderr.strip().splitlines() or [''])[-1][:300]}")
     return Measure(label, files, size, wall, cpu, watch.peak, watch.total, code, stdout, stderr)
 
@@ -375,20 +391,13 @@ def output_clear(path: Path) -> None:
     os.sync()
 
 
-def tool_command(script: str, inputDir: Path, outputDir: Path, rules: Path, workers: int) -> list[str]:
-    """This tool's command line: README rules, default verbosity, the JSON record on stdout."""
-    return [
-        script,
-        "-I",
-        str(inputDir),
-        "-O",
-        str(outputDir),
-        "-F",
-        str(rules),
-        "--threads",
-        str(workers),
-        "--json",
-    ]
+def tool_command(
+    script: str, inputDir: Path, outputDir: Path, rules: Path, workers: int, dask: str = ""
+) -> list[str]:
+    """This tool's command line: README rules, default verbosity, the JSON record on stdout; the
+    files on ``workers`` local processes, or on the Dask cluster at ``dask``."""
+    where: list[str] = ["--dask", dask] if dask else ["--threads", str(workers)]
+    return [script, "-I", str(inputDir), "-O", str(outputDir), "-F", str(rules), *where, "--json"]
 
 
 def original_command(venv: Path, inputDir: Path, outputDir: Path, rules: Path) -> list[str]:
@@ -438,8 +447,14 @@ class Suite:
 def runs_list(
     kind: str, inputDir: Path, output: Path, rules: Path, options: argparse.Namespace
 ) -> list[tuple[str, list[str]]]:
-    """The commands of a suite: ``all`` of them, the ``tool`` with 1 and 2 workers, or ``one`` worker."""
+    """The commands of a suite: ``all`` of them, the ``tool`` with 1 and 2 workers, or ``one`` worker;
+    ``dask``: the pool of 2 workers and the local Dask cluster."""
     script: str = options.script
+    if kind == "dask":
+        return [
+            (POOL_LABEL, tool_command(script, inputDir, output, rules, DASK_WORKERS)),
+            (DASK_LABEL, tool_command(script, inputDir, output, rules, DASK_WORKERS, options.daskAddress)),
+        ]
     runs: list[tuple[str, list[str]]] = [("tool, 1 worker", tool_command(script, inputDir, output, rules, 1))]
     if kind != "one":
         runs.append(("tool, 2 workers", tool_command(script, inputDir, output, rules, 2)))
@@ -448,6 +463,8 @@ def runs_list(
         runs.append(("baseline, 1 worker", tool_command(baseline, inputDir, output, rules, 1)))
         runs.append(("baseline, 2 workers", tool_command(baseline, inputDir, output, rules, 2)))
     if kind == "all":
+        # --verify's cost: the same run, each output searched before it is placed
+        runs.append((VERIFY_LABEL, [*tool_command(script, inputDir, output, rules, 1), "--verify"]))
         runs[:0] = [
             ("cp -r", ["cp", "-r", str(inputDir), str(output)]),
             ("pydicom loop", [sys.executable, __file__, "--bare-loop", str(inputDir), str(output)]),
@@ -487,11 +504,11 @@ def suite_run(
             measure.written = tree_bytes(output)[0] if output.is_dir() else 0
             if label not in best or measure.wall < best[label].wall:
                 best[label] = measure
-            if label.startswith("tool"):
+            if label.startswith("tool") and label != VERIFY_LABEL:
                 record: str = record_stable(measure.stdout.replace(str(output), "<out>"))
                 summary: str = summary_stable(measure.stderr.replace(str(output), "<out>"))
                 seen[label] = (tree_digest(output), record, summary)
-            if label.startswith(("tool", "baseline")):
+            if label.startswith(("tool", "baseline")) and label != VERIFY_LABEL:
                 digests[label] = tree_digest(output)
             if not keep:
                 output_clear(output)
@@ -506,19 +523,142 @@ def suite_run(
 
 
 def summary_stable(stderr: str) -> str:
-    """A run's summary and warnings, less the start line (which names the worker count)."""
-    return "\n".join(stderr.splitlines()[1:])
+    """A run's summary and warnings, less what names the worker count: the start line, and the note
+    that fewer workers than ``--threads`` asked were started."""
+    lines: list[str] = [line for line in stderr.splitlines() if "warning: --threads " not in line]
+    return "\n".join(lines[1:])
 
 
 def record_stable(stdout: str) -> str:
-    """A run's ``--json`` record less what may differ between equal runs (timings, worker count)."""
+    """A run's ``--json`` record less what may differ between equal runs (timings, workers, cluster)."""
     try:
         record: dict[str, Any] = json.loads(stdout)
     except ValueError:
         return stdout
     record.pop("runTime", None)
     record.get("d_pfdicom", {}).pop("threads", None)
+    record.get("d_pfdicom", {}).pop("dask", None)
     return json.dumps(record, sort_keys=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# a local Dask cluster (--dask)
+
+
+@dataclass
+class LocalCluster:
+    """A ``dask scheduler`` and its ``dask worker`` processes on 127.0.0.1, each started here and
+    stopped by its PID.
+
+    The workers have one thread each (pydicom is pure Python) and no nanny, so that each is one
+    process, as each worker of the pool is.
+    """
+
+    directory: Path
+    processes: list[subprocess.Popen[bytes]]
+    address: str = ""
+
+    @classmethod
+    def start(cls, dask: Path, directory: Path, workers: int) -> LocalCluster:
+        """Start the scheduler, then the workers; return once every worker has registered."""
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        local: list[str] = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
+        cluster: LocalCluster = cls(directory, [])
+        try:
+            schedulerFile: Path = directory / "scheduler.json"
+            cluster.spawn(
+                dask,
+                "scheduler",
+                ["scheduler", "--port", "0", *local, "--scheduler-file", str(schedulerFile)],
+            )
+            cluster.wait(lambda: "address" in json_read(schedulerFile), "the scheduler")
+            cluster.address = json_read(schedulerFile)["address"]
+            for number in range(workers):
+                name: str = f"worker{number}"
+                scratch: list[str] = ["--local-directory", str(directory / name)]
+                cluster.spawn(
+                    dask, name, ["worker", cluster.address, "--nthreads", "1", "--no-nanny", *local, *scratch]
+                )
+                log: Path = directory / f"{name}.log"
+                cluster.wait(lambda log=log: b"Registered to:" in log.read_bytes(), name)  # type: ignore[misc]
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def spawn(self, dask: Path, name: str, arguments: list[str]) -> None:
+        # Dask's scratch space in the cluster's directory, not in the system's temporary directory
+        scratch: dict[str, str] = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(self.directory)}
+        with open(self.directory / f"{name}.log", "wb") as log:
+            command: list[str] = [str(dask), *arguments]
+            self.processes.append(
+                subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=scratch)
+            )
+
+    def wait(self, ready: Callable[[], bool], what: str) -> None:
+        deadline: float = time.monotonic() + DASK_START_TIMEOUT
+        while not ready():
+            if time.monotonic() > deadline or any(process.poll() is not None for process in self.processes):
+                raise RuntimeError(f"{what} did not start: see the logs in {self.directory}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Workers first, then the scheduler: SIGTERM, and SIGKILL for one still there after 10 s."""
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def json_read(path: Path) -> dict[str, Any]:
+    """A JSON file; empty while it is missing or being written."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def dask_print(suites: dict[str, Suite], taskCost: float) -> None:
+    """The Dask cluster against the process pool: the ratio, the start-up, the overhead per file."""
+    tree: Suite | None = suites.get("dask-tree")
+    one: Suite | None = suites.get("dask-start-up")
+    if tree is None or one is None:
+        return
+    pool, dask = tree.get(POOL_LABEL), tree.get(DASK_LABEL)
+    poolOne, daskOne = one.get(POOL_LABEL), one.get(DASK_LABEL)
+    if not (pool and dask and poolOne and daskOne):
+        return
+    from pfdicom_tagSub.executor import batch_size
+
+    batch: int = batch_size(pool.files, DASK_WORKERS)
+    # a file's share of the pool's wall time, start-up excluded: what a task's cost is weighed against
+    fileWall: float = (pool.wall - poolOne.wall) / pool.files
+    print(f"\nDask: {DASK_WORKERS} workers of one thread here, against the process pool of {DASK_WORKERS}")
+    print("  (cpu s and memory of a Dask run are the client's only: the workers are not its children)")
+    print(f"  Dask / process pool, tree: {dask.wall / pool.wall:.2f} x the time")
+    print(f"  start-up (a tree of one file): process pool {poolOne.wall:.2f} s, Dask {daskOne.wall:.2f} s")
+    difference: float = ((dask.wall - daskOne.wall) - (pool.wall - poolOne.wall)) / pool.files
+    print(
+        f"  Dask's time less the pool's, start-up excluded: {difference * 1e3:+.3f} ms per file "
+        f"({difference / fileWall:+.1%} of a file's time on the pool)"
+    )
+    share: float = taskCost / batch / fileWall
+    print(
+        f"  a Dask task costs {taskCost * 1e3:.1f} ms ({DASK_EMPTY_TASKS} empty tasks, sent as the tool "
+        f"sends them); at {batch} files per task: {taskCost / batch * 1e3:.3f} ms per file"
+    )
+    print(
+        target_line(
+            f"Dask task overhead per file <= {DASK_OVERHEAD_TARGET:.0%} of a file's time",
+            share <= DASK_OVERHEAD_TARGET,
+            f"{share:.1%}",
+        )
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -530,17 +670,19 @@ def suite_print(suite: Suite) -> None:
     base: Measure | None = suite.get("pydicom loop")
     first: Measure = suite.measures[0]
     print(f"\n{suite.name}: {first.files} files, {first.size / MB:.1f} MB ({suite.inputDir})")
-    header: str = f"{'run':<18}{'wall s':>9}{'cpu s':>8}{'files/s':>10}{'MB/s':>9}"
+    header: str = f"{'run':<26}{'wall s':>9}{'cpu s':>8}{'files/s':>10}{'MB/s':>9}"
     print(f"  {header}{'peak RSS MB':>13}{'all PSS MB':>12}{'x loop':>9}{'written':>9}")
     for measure in suite.measures:
         ratio: str = f"{measure.wall / base.wall:.2f}" if base else "-"
-        flag: str = "" if measure.code == 0 else f"  (exit {measure.code})"
+        flag: str = "" if measure.code == 0 or verify_isExpectedExit(measure) else f"  (exit {measure.code})"
         speed: str = f"{measure.wall:>9.2f}{measure.cpu:>8.2f}{measure.filesPerSecond:>10.0f}"
         memory: str = f"{measure.mbPerSecond:>9.1f}{measure.rss / MB:>13.0f}{measure.rssTotal / MB:>12.0f}"
-        print(f"  {measure.label:<18}{speed}{memory}{ratio:>9}{measure.written:>9}{flag}")
+        print(f"  {measure.label:<26}{speed}{memory}{ratio:>9}{measure.written:>9}{flag}")
+    verify_print(suite)
     if suite.identical is not None:
         verdict: str = "identical" if suite.identical else "DIFFERENT"
-        print(f"  1 and 2 workers: output files, summary and --json record {verdict}")
+        compared: str = "process pool and Dask" if suite.get(DASK_LABEL) else "1 and 2 workers"
+        print(f"  {compared}: output files, summary and --json record {verdict}")
     if suite.baselineIdentical is not None:
         verdict = "identical" if suite.baselineIdentical else "DIFFERENT"
         print(f"  this tool and the baseline: output files {verdict}")
@@ -548,6 +690,37 @@ def suite_print(suite: Suite) -> None:
             tool, baseline = suite.get(f"tool, {workers}"), suite.get(f"baseline, {workers}")
             if tool and baseline:
                 print(f"  tool / baseline, {workers}: {tool.wall / baseline.wall:.2f} x the time")
+
+
+def record_of(measure: Measure) -> dict[str, Any] | None:
+    """The ``d_tagSub`` part of a tool run's ``--json`` record; None when it printed none."""
+    try:
+        record: dict[str, Any] = json.loads(measure.stdout)["d_tagSub"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return record
+
+
+def verify_isExpectedExit(measure: Measure) -> bool:
+    """A ``--verify`` run that ends 1 only because the README rules leave original values in some files."""
+    record: dict[str, Any] | None = record_of(measure)
+    if measure.label != VERIFY_LABEL or measure.code != 1 or record is None:
+        return False
+    return bool(record["filesFailed"] == record["filesVerifyFailed"])
+
+
+def verify_print(suite: Suite) -> None:
+    """--verify's cost: files/s with and without it, one worker, and the files it refused."""
+    plain, verified = suite.get("tool, 1 worker"), suite.get(VERIFY_LABEL)
+    if plain is None or verified is None:
+        return
+    record: dict[str, Any] | None = record_of(verified)
+    failed: object = "?" if record is None else record["filesVerifyFailed"]
+    print(
+        f"  --verify, 1 worker: {verified.filesPerSecond:.0f} files/s against {plain.filesPerSecond:.0f} "
+        f"without ({verified.wall / plain.wall:.2f} x the time); "
+        f"{failed} files held an original value and were not written"
+    )
 
 
 def version_time(script: str, repeat: int = 5) -> float:
@@ -637,6 +810,15 @@ def options_parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-big2", dest="big2", action="store_false", help="skip the doubled big dir")
     parser.add_argument("--scale", action="store_true", help="also 10k and 100k small files")
     parser.add_argument(
+        "--dask", action="store_true", help="also the tree on a local Dask cluster of 2 workers vs the pool"
+    )
+    parser.add_argument(
+        "--dask-only",
+        dest="daskOnly",
+        action="store_true",
+        help="only the Dask comparison (the tree and one file)",
+    )
+    parser.add_argument(
         "--scale-files", dest="scaleFiles", type=int, default=10_000, help="the smaller scale tree; x10"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per measure, the best kept")
@@ -681,13 +863,69 @@ def main(argv: Sequence[str] | None = None) -> int:
             build: Callable[[], None] = functools.partial(scale_build, work / name, count, small)
             steps.append((name, work / name, build, "one"))
     suites: dict[str, Suite] = {}
+    if options.daskOnly:
+        tree_build(work / "tree", options.files)
+        one_build(work / "one", work / "tree")
+        steps = []
     for name, inputDir, build, kind in steps:
         build()
         suites[name] = suite_run(name, inputDir, work, rules, options, kind)
         suite_print(suites[name])
-    targets_print(suites, version_time(options.script))
+    if steps:
+        targets_print(suites, version_time(options.script))
+    if options.dask or options.daskOnly:
+        dask_run(suites, work, rules, options)
     load_print()
     return 0
+
+
+def dask_run(suites: dict[str, Suite], work: Path, rules: Path, options: argparse.Namespace) -> None:
+    """Start a local Dask cluster, run the tree and the tree of one file on it and on the pool, stop it."""
+    dask: Path = Path(options.script).parent / "dask"
+    if not dask.is_file():
+        raise SystemExit(f"--dask: no dask command beside {options.script}: pip install '.[dask]' there")
+    cluster: LocalCluster = LocalCluster.start(dask, work / "dask-cluster", DASK_WORKERS)
+    try:
+        options.daskAddress = cluster.address
+        pids: list[int] = [process.pid for process in cluster.processes]
+        print(f"\nlocal Dask cluster at {cluster.address}: {DASK_WORKERS} workers; PIDs {pids}")
+        # the workers import pydicom and the job's libraries with their first task: once per cluster
+        warm: Path = work / "out-dask-warm-up"
+        subprocess.run(
+            tool_command(options.script, work / "one", warm, rules, 0, cluster.address), capture_output=True
+        )
+        shutil.rmtree(warm, ignore_errors=True)
+        for name, inputDir in (("dask-tree", work / "tree"), ("dask-start-up", work / "one")):
+            suites[name] = suite_run(name, inputDir, work, rules, options, "dask")
+            suite_print(suites[name])
+        taskCost: float = taskCost_measure(cluster.address)
+    finally:
+        cluster.stop()
+    dask_print(suites, taskCost)
+
+
+def taskCost_measure(address: str, count: int = DASK_EMPTY_TASKS) -> float:
+    """The wall time a Dask task costs with no file in it, sent as the tool sends its batches (a few
+    per worker thread in flight, results taken in order): the fixed cost of a task, in seconds."""
+    from collections import deque
+
+    from distributed import Client
+
+    from pfdicom_tagSub.executor import BATCHES_IN_FLIGHT_PER_THREAD, batch_run
+
+    with Client(address, set_as_default=False) as client:
+        inFlight: int = BATCHES_IN_FLIGHT_PER_THREAD * DASK_WORKERS
+        for _warm in range(inFlight):
+            client.submit(batch_run, None, [], pure=False).result()
+        start: float = time.perf_counter()
+        pending: deque[Any] = deque()
+        for _task in range(count):
+            pending.append(client.submit(batch_run, None, [], pure=False))
+            if len(pending) >= inFlight:
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+        return (time.perf_counter() - start) / count
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 
 Two patients, one series each of two images; every file carries identifiers at the top level, in
 a nested sequence (``OtherPatientIDsSequence`` holding a PatientName and a PatientID) and in a
-private element, and a small pixel matrix. A text file sits among them, as it does in real
+private element, a reference to the other image of its series (``ReferencedImageSequence``, as a
+scanner writes for a localizer), and a small pixel matrix. A text file sits among them, as it does in real
 exports. The output is the same, byte for byte, every time it is made (fixed UIDs and dates), so
 the committed tree can be checked against this script.
 
@@ -145,6 +146,10 @@ def dataset_make(patient: Patient, instance: int) -> Dataset:
     other.IssuerOfPatientID = patient.institution
     other.TypeOfPatientID = "TEXT"
     ds.OtherPatientIDsSequence = Sequence([other])
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = patient.sopClass
+    reference.ReferencedSOPInstanceUID = uid_make(patient.folder, patient.series, str(3 - instance))
+    ds.ReferencedImageSequence = Sequence([reference])
     ds.StudyInstanceUID = uid_make(patient.folder, "study")
     ds.SeriesInstanceUID = uid_make(patient.folder, patient.series)
     ds.StudyID = "1"

@@ -71,6 +71,13 @@ def parserRules_add(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-F", "--tagFile", dest="tagFile", default="", help="rules from a JSON file")
     group.add_argument("-T", "--tagStruct", dest="tagStruct", default="", help="rules as a JSON string")
     group.add_argument("-n", "--tagInfo", dest="tagInfo", default="", help="rules as key,value ++ key,value")
+    group.add_argument(
+        "--profile",
+        dest="profile",
+        default="",
+        metavar="basic[,OPTION...]",
+        help="PS3.15 Annex E's Basic Profile, with its options (see --man); rules override it",
+    )
     group.add_argument("-s", "--splitToken", dest="splitToken", default="++", help="--tagInfo item separator")
     group.add_argument(
         "-k", "--splitKeyValue", dest="splitKeyValue", default=",", help="--tagInfo key/value separator"
@@ -83,6 +90,20 @@ def parserRules_add(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--topLevelOnly", dest="topLevelOnly", action="store_true", help="leave nested sequences alone"
+    )
+    group.add_argument(
+        "--keyFile",
+        dest="keyFile",
+        default="",
+        metavar="FILE",
+        help="the secret key of hash/uid/dateshift (else $PFDICOM_TAGSUB_KEY, else a generated one)",
+    )
+    group.add_argument(
+        "--dateShiftRange",
+        dest="dateShiftRange",
+        default="-1095:-1",
+        metavar="MIN:MAX",
+        help="days a seeded dateshift moves by (default -1095:-1; write --dateShiftRange=-30:-10)",
     )
 
 
@@ -102,7 +123,12 @@ def parserOutput_add(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--audit", dest="audit", default="", metavar="FILE", help="record every change in an SQLite file"
     )
-    group.add_argument("--threads", dest="threads", default="0", help="worker processes; 0 = one")
+    group.add_argument(
+        "--verify",
+        dest="verify",
+        action="store_true",
+        help="search each output for the original values; a hit fails the file",
+    )
     group.add_argument("--json", dest="json", action="store_true", help="print the run record as JSON")
     group.add_argument(
         "--printElapsedTime", dest="printElapsedTime", action="store_true", help="print the wall time"
@@ -116,6 +142,26 @@ def parserOutput_add(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--version", dest="version", action="store_true", help="print the version")
 
 
+def parserScale_add(parser: argparse.ArgumentParser) -> None:
+    """Where the files run: worker processes here, a Dask cluster, or one shard of the tree."""
+    group = parser.add_argument_group("scale")
+    # None when not given, so that --threads with --dask can be refused (API callers pass '0')
+    group.add_argument("--threads", dest="threads", default=None, help="worker processes; 0 = one")
+    group.add_argument(
+        "--dask", dest="dask", default="", metavar="ADDRESS", help="run on the Dask cluster of this scheduler"
+    )
+    group.add_argument(
+        "--daskTimeout",
+        dest="daskTimeout",
+        default="30",
+        metavar="SECONDS",
+        help="how long to wait for the Dask scheduler and a worker",
+    )
+    group.add_argument(
+        "--shard", dest="shard", default="", metavar="I/N", help="process only shard I of N (0 <= I < N)"
+    )
+
+
 def parser_build() -> argparse.ArgumentParser:
     """The command's parser."""
     parser = ArgumentParser(
@@ -126,6 +172,7 @@ def parser_build() -> argparse.ArgumentParser:
     parserIO_add(parser)
     parserRules_add(parser)
     parserOutput_add(parser)
+    parserScale_add(parser)
     return parser
 
 

@@ -20,7 +20,7 @@ Typical usage:
 
 Dependencies:
     - pydicom, zlib
-    - pfdicom_tagSub.errors, dictionary, plan
+    - pfdicom_tagSub.errors, dictionary, sequences
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from pfdicom_tagSub.dictionary import keyword_of, tag_isSequence
 from pfdicom_tagSub.errors import DicomReadError
-from pfdicom_tagSub.plan import sequence_items
+from pfdicom_tagSub.sequences import sequence_items
 
 DEPTH_MAX: int = 64
 ELEMENTS_MAX: int = 500_000

@@ -9,7 +9,7 @@ Every line is one line: control characters in it (a file name may hold a newline
 file names that are not UTF-8 are shown escaped (``text_escape``).
 
 Key components:
-    - Console: ``qprint(message, level=1, comms="status")``, ``error(message)``
+    - Console: ``qprint(message, level=1, comms="status")``, ``error(message)``, ``notice(message)``
     - text_escape: text made one printable line
     - surrogates_escape, json_clean: text made valid Unicode (for JSON, SQLite); a value so made
 
@@ -150,6 +150,10 @@ class Console:
     def error(self, message: str) -> None:
         """An error line, ``pfdicom_tagSub: error: ...``, on stderr at every verbosity."""
         self.qprint(f"{self.within}: error: {message}", comms="error")
+
+    def notice(self, message: str) -> None:
+        """A line the user must see once whatever the verbosity (a secret key created), on stderr."""
+        self.write(f"{self.within}: {message}", sys.stderr)
 
     def warning(self, message: str, level: int = 1) -> None:
         """A warning line on stderr, from verbosity ``level`` up."""

@@ -3,8 +3,9 @@
 A file goes through ``FileJob.file_process``: read with pydicom (a file that is not DICOM is
 recognised and skipped, one cut short is refused), planned (``plan``: a list of changes, every
 result checked for its element), the changes applied, and the file written whole under a
-temporary name for the parent to place (``output``). Whatever goes wrong with one file is
-caught here and recorded in its result, so that its neighbours carry on.
+temporary name for the parent to place (``output``); with ``--verify``, that file is searched
+for the original values (``verify``) and removed if one is found. Whatever goes wrong with one
+file is caught here and recorded in its result, so that its neighbours carry on.
 
 Key components:
     - dicom_read: a path to a Dataset, or NotDicomError / DicomReadError, in bounded work
@@ -18,17 +19,18 @@ Typical usage:
 Dependencies:
     - pydicom, to read
     - pfdicom_tagSub.bounds, the bounds on a hostile file's work
-    - pfdicom_tagSub.plan, output, functions, rules
+    - pfdicom_tagSub.plan, sequences, output, functions, rules, verify
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import stat
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -45,12 +47,19 @@ from pfdicom_tagSub.bounds import (
     inflated_check,
 )
 from pfdicom_tagSub.dictionary import keyword_of
-from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, line_first
-from pfdicom_tagSub.functions import FUNCTIONS
+from pfdicom_tagSub.encode import NullStream, dataset_encode
+from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, VerifyError, line_first
+from pfdicom_tagSub.functions import FUNCTIONS, Context
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
-from pfdicom_tagSub.output import NullStream, dataset_encode, dataset_write, outputName_make
-from pfdicom_tagSub.plan import Planner, changes_apply, element_isComplete, plan
+from pfdicom_tagSub.output import (
+    dataset_write,
+    outputName_make,
+    temp_discard,
+)
+from pfdicom_tagSub.plan import Planner, changes_apply, plan
 from pfdicom_tagSub.rules import RuleSet
+from pfdicom_tagSub.sequences import element_isComplete
+from pfdicom_tagSub.verify import Hit, hits_describe, output_verify
 
 PREAMBLE_BYTES: int = 128
 TIFF_HEADERS: frozenset[bytes] = frozenset({b"II*\x00", b"MM\x00*"})
@@ -261,12 +270,15 @@ class FileJob:
         ruleset: the checked rules.
         stem: the parsed ``--outputFileStem``, None to keep input names.
         tempDir: the run's temporary directory, given by the engine before the run.
+        context: the run's secret key (when a rule needs one) and date-shift range; it reaches
+            worker processes inside this job, never through their command line or environment.
     """
 
     options: TagSubOptions
     ruleset: RuleSet
     stem: Template | None = None
     tempDir: str = ""
+    context: Context = field(default_factory=Context)
 
     def libraries_load(self) -> None:
         """Load what the first file would load, before worker processes are forked.
@@ -321,7 +333,12 @@ class FileJob:
         except OSError as err:
             result.outcome, result.reason = "failed", f"cannot read: {err.strerror or err}"
         except Exception as err:  # a file that breaks the parser must not stop its neighbours
-            result.outcome, result.reason = "failed", f"cannot be processed: {type(err).__name__}: {err}"
+            # the library's words may quote a value: they are shown only at verbosity 5
+            result.outcome, result.reason, result.message = (
+                "failed",
+                f"cannot be processed: {type(err).__name__}",
+                f"cannot be processed: {type(err).__name__}: {line_first(err)}",
+            )
         return result
 
     def file_transform(self, task: FileTask, result: FileResult, inputName: str) -> None:
@@ -329,11 +346,12 @@ class FileJob:
         dataset: Dataset = dicom_read(task.inputPath)
         result.read = True
         if self.stem is not None:
-            result.outputPath = os.path.join(task.outputDir, outputName_make(dataset, self.stem, inputName))
+            name: str = outputName_make(dataset, self.stem, inputName, self.context)
+            result.outputPath = os.path.join(task.outputDir, name)
             if self.outputExists(result):
                 return
         planner: Planner = plan(
-            dataset, self.ruleset, self.options.topLevelOnly, self.options.removePrivateTags
+            dataset, self.ruleset, self.options.topLevelOnly, self.options.removePrivateTags, self.context
         )
         result.skips = tuple(planner.skips)
         result.regexHits = frozenset(planner.regexHits)
@@ -343,10 +361,38 @@ class FileJob:
         if result.changes:
             result.tiffPreamble = preamble_clear(dataset)
         if self.options.dryRun:
-            dataset_encode(dataset, NullStream())  # what pydicom cannot encode fails here too
+            encoded: io.BytesIO | NullStream = io.BytesIO() if self.options.verify else NullStream()
+            dataset_encode(dataset, encoded)  # what pydicom cannot encode fails here too
+            del dataset  # --verify parses the output again: the data set need not be held as well
+            if isinstance(encoded, io.BytesIO):
+                self.output_verify(result, encoded.getvalue())
             result.outcome = "planned"
             return
         result.tempPath = dataset_write(dataset, self.tempDir, result.outputPath)
         if self.options.inPlace:
             shutil.copymode(task.inputPath, result.tempPath)
+        del dataset
+        if self.options.verify:
+            self.output_verify(result, result.tempPath)
         result.outcome = "written"
+
+    def output_verify(self, result: FileResult, output: bytes | str) -> None:
+        """``--verify``: search the output (bytes, or the temporary file) for the original values.
+
+        Raises:
+            VerifyError: an original value was found, or the output cannot be read back; the
+                temporary file is removed.
+        """
+        try:
+            hits: list[Hit] = output_verify(output, result.changes)
+        except Exception as err:  # an output pydicom cannot read back is not known to be clean
+            temp_discard(result)
+            result.verified = "failed"
+            raise VerifyError(  # the library's words may quote a value: the record keeps only its kind
+                f"--verify: the output cannot be read back: {line_first(err)}",
+                f"--verify: the output cannot be read back: {type(err).__name__}",
+            ) from None
+        result.verified = "failed" if hits else "clean"
+        if hits:
+            temp_discard(result)
+            raise VerifyError(hits_describe(hits))

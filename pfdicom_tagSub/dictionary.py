@@ -9,13 +9,16 @@ Key components:
     - keyword_isKnown, keyword_isRepeating, keyword_suggest: checking a rule's words
     - vr_isText: whether a VR has a text form a template can read or write
     - tag_isSequence: whether the dictionary says SQ
+    - keywords_withVR: every keyword of one VR
+    - private_creatorTag: the creator element that reserves a private element's block
+    - uid_isStandard: whether a UID is one the standard defines (SOP class, transfer syntax, ...)
 
 Typical usage:
     keyword_of(0x00100010)      # 'PatientName'
     keyword_suggest("PatientsName")  # '; did you mean PatientName?'
 
 Dependencies:
-    - pydicom.datadict
+    - pydicom.datadict, pydicom.uid
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pydicom.datadict import (
     repeater_has_keyword,
     tag_for_keyword,
 )
+from pydicom.uid import UID_dictionary
 
 SUGGESTIONS_MAX: int = 3
 SUGGESTION_CUTOFF: float = 0.7
@@ -120,6 +124,41 @@ def vr_isText(vr: str) -> bool:
 def tag_isSequence(tag: int) -> bool:
     """Whether the data dictionary gives a tag the SQ VR."""
     return bool(keyword_of(tag)) and tag_vr(tag) == "SQ"
+
+
+@cache
+def keywords_withVR(vr: str) -> tuple[str, ...]:
+    """Every keyword of the dictionary whose VR is ``vr`` (or one of its ``or`` choices).
+
+    Example:
+        >>> "StudyInstanceUID" in keywords_withVR("UI"), "PatientID" in keywords_withVR("UI")
+        (True, False)
+    """
+    return tuple(keyword for keyword, tag in keyword_dict.items() if vr in tag_vr(tag).split(" or "))
+
+
+def private_creatorTag(tag: int) -> int | None:
+    """The tag of the private creator element that reserves a private element's block, or None.
+
+    Example:
+        >>> hex(private_creatorTag(0x00091001)), private_creatorTag(0x00090010)
+        ('0x90010', None)
+    """
+    block: int = (tag & 0xFF00) >> 8
+    if (tag >> 16) % 2 == 0 or block < 0x10:
+        return None
+    return (tag & 0xFFFF0000) | block
+
+
+def uid_isStandard(uid: str) -> bool:
+    """Whether a UID is defined by the standard: an SOP class, a transfer syntax, a coding scheme, ...
+    (pydicom's UID dictionary). Such a UID identifies no one and is never remapped.
+
+    Example:
+        >>> uid_isStandard("1.2.840.10008.5.1.4.1.1.2"), uid_isStandard("1.2.826.0.1.3680043.2.1")
+        (True, False)
+    """
+    return uid in UID_dictionary
 
 
 def keyword_suggest(word: str) -> str:

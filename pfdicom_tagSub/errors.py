@@ -89,6 +89,12 @@ class OutputError(FileError):
     what = "not written"
 
 
+class VerifyError(FileError):
+    """``--verify`` found an original value in the output, which is therefore not written."""
+
+    what = "not written"
+
+
 def line_first(err: BaseException) -> str:
     """The first line of an exception's message (pydicom appends tracebacks to some).
 

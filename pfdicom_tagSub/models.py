@@ -6,10 +6,10 @@ that ask for them; records and reasons name files, keywords, VRs and rules, neve
 that a run record can be logged.
 
 Key components:
-    - TagSubOptions: every option, built from a loose dict such as ``vars(args)`` or the ChRIS
-      wrapper's dict, with ``fromDict``
+    - TagSubOptions: every option (its own module, ``options``; named here too)
     - TextPiece, TagNamePiece, ReferencePiece, Template: a parsed value template
-    - Rule, RuleSkip: one checked rule; a rule skipped in a file for an absent reference
+    - PrivateKey, Rule, RuleSkip: one checked rule (its key and action); a rule skipped in a file
+      for an absent reference
     - Change: one element changed in one file, as a value (the plan is a list of them)
     - FileTask, FileResult: one file to process and what became of it, with its changes
     - RunRecord: the counts and lists of a whole run, filled result by result
@@ -18,7 +18,7 @@ Typical usage:
     options = TagSubOptions.fromDict(vars(args))
 
 Dependencies:
-    - pfdicom_tagSub.errors, for the option errors
+    - pfdicom_tagSub.options
 """
 
 from __future__ import annotations
@@ -26,16 +26,13 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field, fields
-from typing import Literal, get_type_hints
+from dataclasses import dataclass, field
+from typing import Literal
 
-from pfdicom_tagSub.errors import UsageError
+from pfdicom_tagSub.options import IN_PLACE as IN_PLACE
+from pfdicom_tagSub.options import TagSubOptions as TagSubOptions
 
-IN_PLACE: str = "%inputDir"
 CURRENT_ELEMENT: str = "#tag"
-TRUE_WORDS: frozenset[str] = frozenset({"1", "true", "yes", "on", "y"})
-FALSE_WORDS: frozenset[str] = frozenset({"", "0", "false", "no", "off", "n", "none"})
-OPTION_ALIASES: dict[str, str] = {"inputdir": "inputDir", "outputdir": "outputDir"}
 LISTED_EXISTING_MAX: int = 100
 
 
@@ -47,112 +44,6 @@ def tag_format(tag: int) -> str:
         '(0009,1001)'
     """
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-def bool_coerce(name: str, raw: object) -> bool:
-    """Read a flag from a bool or from the text a wrapper may pass ('0', 'false', 'True')."""
-    if not isinstance(raw, str):
-        return bool(raw)
-    word: str = raw.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise UsageError(f"{name}: {raw!r} is not true or false")
-
-
-def int_coerce(name: str, raw: object) -> int:
-    """Read a number from an int or from its text ('0', ' 4 ')."""
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise UsageError(f"{name}: {raw!r} is not a whole number") from None
-
-
-@dataclass
-class TagSubOptions:
-    """Every option of a run.
-
-    Attributes mirror the command-line flags of the same name (see ``__main__``). ``outputDir``
-    may be ``%inputDir`` for an in-place run.
-
-    Example:
-        >>> TagSubOptions.fromDict({"inputdir": "/in", "threads": "2", "str_desc": "x"}).threads
-        2
-    """
-
-    inputDir: str = ""
-    outputDir: str = ""
-    inputFile: str = ""
-    extension: str = ""
-    fileFilter: str = ""
-    fileFilterLogic: str = "OR"
-    dirFilter: str = ""
-    dirFilterLogic: str = "OR"
-    maxDepth: int = -1
-    followLinks: bool = False
-    relativeDir: bool = False
-    tagFile: str = ""
-    tagStruct: str = ""
-    tagInfo: str = ""
-    splitToken: str = "++"
-    splitKeyValue: str = ","
-    removePrivateTags: bool = False
-    topLevelOnly: bool = False
-    outputFileStem: str = ""
-    outputLeafDir: str = ""
-    threads: int = 0
-    overwrite: bool = False
-    json: bool = False
-    printElapsedTime: bool = False
-    verbosity: int = 1
-    syslog: bool = False
-    dryRun: bool = False
-    audit: str = ""
-
-    @classmethod
-    def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
-        """Build options from a loose mapping; unknown keys are ignored, missing ones defaulted.
-
-        ``inputdir``/``outputdir`` are accepted in lower case, as the ChRIS wrapper passes them;
-        ``None`` means "not given"; numbers and flags may come as text.
-
-        Raises:
-            UsageError: for a value that cannot be read as its option's type.
-        """
-        normalized: dict[str, object] = {}
-        for key, value in values.items():
-            name: str = OPTION_ALIASES.get(key, key)
-            if value is not None and (name not in normalized or key == name):
-                normalized[name] = value
-        hints: dict[str, object] = get_type_hints(cls)
-        kwargs: dict[str, object] = {}
-        for item in fields(cls):
-            if item.name not in normalized:
-                continue
-            raw: object = normalized[item.name]
-            hint: object = hints[item.name]
-            if hint is bool:
-                kwargs[item.name] = bool_coerce(item.name, raw)
-            elif hint is int:
-                kwargs[item.name] = int_coerce(item.name, raw)
-            else:
-                kwargs[item.name] = str(raw)
-        return cls(**kwargs)  # type: ignore[arg-type]  # keys are field names, values coerced above
-
-    def __post_init__(self) -> None:
-        """Refuse what no run can do.
-
-        Raises:
-            UsageError: a negative ``threads``.
-        """
-        if self.threads < 0:
-            raise UsageError(f"--threads {self.threads}: the number of workers must be 0 or more")
-
-    @property
-    def inPlace(self) -> bool:
-        """The output tree is the input tree."""
-        return self.outputDir == IN_PLACE
 
 
 @dataclass(frozen=True)
@@ -187,12 +78,8 @@ Piece = TextPiece | TagNamePiece | ReferencePiece
 
 @dataclass(frozen=True)
 class Template:
-    """A value template, parsed once per rule.
-
-    Attributes:
-        source: the text as the user wrote it.
-        pieces: literal text, ``#tag`` names and references, in order.
-    """
+    """A value template, parsed once per rule: ``source`` as the user wrote it, ``pieces`` its
+    literal text, ``#tag`` names and references, in order."""
 
     source: str
     pieces: tuple[Piece, ...]
@@ -206,21 +93,43 @@ class Template:
         ]
 
 
+RuleKind = Literal["keyword", "tag", "private", "regex"]
+RuleAction = Literal["template", "remove", "keep", "dummy", "empty"]
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    """A private element named by its creator, ``(gggg,"CREATOR",ee)``: group, creator, element byte."""
+
+    group: int
+    creator: str
+    element: int
+
+
 @dataclass(frozen=True)
 class Rule:
     """One checked rule.
 
     Attributes:
-        key: the key as written: a keyword or ``re:<regex>``.
-        template: the parsed value.
+        key: the key as written: a keyword, ``(gggg,eeee)``, ``(gggg,"CREATOR",ee)`` or ``re:<regex>``.
+        template: the parsed value (an action's is its word alone, with no pieces).
         index: the rule's position among all rules, for precedence and reporting.
         pattern: the compiled regex of a ``re:`` key, else None.
+        kind: what the key is: ``keyword``, ``tag``, ``private`` or ``regex``.
+        action: ``template`` (the value is computed), ``remove``, ``keep``, ``dummy``, or ``empty``
+            (a profile's Z: a sequence keeps no item).
+        tag: the element a keyword or tag key names, else None.
+        private: the element a private-creator key names, else None.
     """
 
     key: str
     template: Template
     index: int
     pattern: re.Pattern[str] | None = None
+    kind: RuleKind = "keyword"
+    action: RuleAction = "template"
+    tag: int | None = None
+    private: PrivateKey | None = None
 
     @property
     def isRegex(self) -> bool:
@@ -243,12 +152,8 @@ class RuleSkip:
 
 @dataclass(frozen=True)
 class FileTask:
-    """One file to process.
-
-    Attributes:
-        inputPath: the file, as walked under the input directory.
-        outputDir: the directory its output goes to, leaf template applied.
-    """
+    """One file to process: ``inputPath`` as walked under the input directory, ``outputDir`` the
+    directory its output goes to (leaf template applied)."""
 
     inputPath: str
     outputDir: str
@@ -317,7 +222,8 @@ class FileResult:
         outcome: ``written``; ``planned`` (a dry run: it would be written); ``exists`` (output
             kept, not overwritten); ``notDicom``; ``failed``.
         reason: why, for every outcome but ``written`` and ``planned``; one line, no element values.
-        message: the same for the terminal, which may quote a rule's result; '' when as reason.
+        message: the same with the values it concerns (a rule's result), shown only at
+            verbosity 5; '' when it is the reason.
         outputPath: the final output path, once known.
         tempPath: the whole output written under a temporary name, awaiting its commit.
         read: the file was read as DICOM.
@@ -326,6 +232,7 @@ class FileResult:
         skips: rules not applied for an absent reference.
         regexHits: indices of the ``re:`` rules that matched a keyword in the file.
         tiffPreamble: its preamble is a TIFF header, kept (every other changed file's is zeroed).
+        verified: ``--verify``'s verdict: ``clean``, ``failed`` (so not written), '' (not searched).
     """
 
     inputPath: str
@@ -340,6 +247,7 @@ class FileResult:
     skips: tuple[RuleSkip, ...] = ()
     regexHits: frozenset[int] = frozenset()
     tiffPreamble: bool = False
+    verified: Literal["", "clean", "failed"] = ""
 
 
 @dataclass
@@ -360,6 +268,8 @@ class RunRecord:
     filesNotDicom: int = 0
     filesFailed: int = 0
     filesTiffPreamble: int = 0
+    filesVerified: int = 0
+    filesVerifyFailed: int = 0
     elementsChanged: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     notDicom: list[dict[str, str]] = field(default_factory=list)
@@ -378,6 +288,8 @@ class RunRecord:
         self.ruleSkips.update(set(result.skips))
         self.regexHits.update(result.regexHits)
         self.filesTiffPreamble += result.tiffPreamble and result.outcome in ("written", "planned")
+        self.filesVerified += result.verified == "clean"
+        self.filesVerifyFailed += result.verified == "failed"
         entry: dict[str, str] = {"file": result.inputPath, "reason": result.reason}
         match result.outcome:
             case "written":

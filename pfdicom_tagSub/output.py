@@ -12,7 +12,7 @@ left is removed by the next run on the same host (``tempDirs_sweep``), once its 
 Key components:
     - name_safe, suffix_of, outputName_make: the output file's name
     - TempDir, tempDir_owner, tempDirs_sweep: the run's temporary directory, and stale ones
-    - dataset_write: a data set written whole under a temporary name
+    - dataset_write: a data set written whole under a temporary name (``encode`` encodes it)
     - output_place: the atomic, no-clobber rename of a finished output
     - OutputCommitter: the parent's claims and placements, in input order
     - runOutput_prepare, tempDir_create: the output root created and proved writable; the run's
@@ -42,14 +42,15 @@ import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from pydicom.dataset import Dataset
 
 from pfdicom_tagSub.directories import OutputDirs
-from pfdicom_tagSub.errors import OutputError, RunError, line_first, oserror_reason
+from pfdicom_tagSub.encode import dataset_encode
+from pfdicom_tagSub.errors import OutputError, RunError, oserror_reason
+from pfdicom_tagSub.functions import Context
 from pfdicom_tagSub.models import FileResult, Template
-from pfdicom_tagSub.plan import lookup_make
+from pfdicom_tagSub.plan import lookup_make, scope_make
 from pfdicom_tagSub.template import Absent, template_evaluate
 
 TEMP_PREFIX: str = ".pfdicom_tagSub-tmp-"
@@ -91,15 +92,20 @@ def suffix_of(name: str) -> str:
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
-def outputName_make(dataset: Dataset, stem: Template | None, inputName: str) -> str:
+def outputName_make(dataset: Dataset, stem: Template | None, inputName: str, context: Context) -> str:
     """The output file's name: the input's, or the stem template's result plus the input's extension.
 
     Raises:
-        OutputError: the stem references an element the file lacks.
+        OutputError: the stem references an element the file lacks, or a function cannot take it.
     """
     if stem is None:
         return inputName
-    text: str | Absent = template_evaluate(stem, "", lookup_make([dataset]))
+    try:
+        text: str | Absent = template_evaluate(
+            stem, "", lookup_make([dataset]), scope_make([dataset], context)
+        )
+    except ValueError as err:
+        raise OutputError(f"--outputFileStem {stem.source!r}: {err}") from None
     if isinstance(text, Absent):
         raise OutputError(f"--outputFileStem {stem.source!r} needs {text}, which the file lacks")
     return name_safe(text, suffix_of(inputName))
@@ -193,8 +199,9 @@ class TempDir:
         return cls(path)
 
     def remove(self) -> None:
-        """Remove the directory and whatever is left in it (a dead worker's half-written file)."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Remove the directory and whatever is left in it (a dead worker's half-written file, say)."""
+        for _attempt in range(3):  # a --dask worker may add a file while it is removed, none once it is gone
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 def dataset_write(dataset: Dataset, directory: str, finalPath: str) -> str:
@@ -219,54 +226,6 @@ def dataset_write(dataset: Dataset, directory: str, finalPath: str) -> str:
             raise OutputError(f"cannot write {finalPath}: {oserror_reason(err)}") from None
         raise
     return tempPath
-
-
-class NullStream:
-    """A binary stream that keeps nothing: what a dry run encodes into."""
-
-    def __init__(self) -> None:
-        self.position: int = 0
-
-    def write(self, data: bytes) -> int:
-        self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        self.position = offset + (self.position if whence == os.SEEK_CUR else 0)
-        return self.position
-
-    def flush(self) -> None:
-        pass
-
-
-def dataset_encode(dataset: Dataset, stream: IO[bytes] | NullStream) -> None:
-    """Encode a data set into a stream, the file's own encoding kept.
-
-    Raises:
-        OutputError: pydicom cannot encode it.
-        OSError: the stream cannot be written.
-    """
-    try:
-        try:
-            dataset.save_as(stream, enforce_file_format=False)  # type: ignore[arg-type]
-        except (TypeError, ValueError, KeyError):
-            # a data set encoded otherwise than its transfer syntax says (implicit VR under an
-            # explicit syntax): give every element its dictionary VR and encode it as the syntax says
-            for _element in dataset.iterall():
-                pass
-            if isinstance(stream, NullStream):
-                stream.position = 0
-            else:
-                stream.seek(0)
-                stream.truncate()
-            dataset.save_as(stream, enforce_file_format=False)  # type: ignore[arg-type]
-    except OSError:
-        raise
-    except Exception as err:
-        raise OutputError(f"pydicom cannot encode the data set: {line_first(err)}") from None
 
 
 def output_place(tempPath: str, finalPath: str, overwrite: bool) -> bool:

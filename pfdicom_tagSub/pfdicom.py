@@ -19,6 +19,8 @@ Dependencies:
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from pathlib import Path
 
@@ -26,13 +28,47 @@ from pfdicom_tagSub import __version__
 from pfdicom_tagSub.console import PROGRAM, Console
 from pfdicom_tagSub.directories import OutputDirs
 from pfdicom_tagSub.errors import RunError, TagSubError, UsageError
-from pfdicom_tagSub.executor import Job, cores_usable, executor_make, workers_cap
+from pfdicom_tagSub.executor import Job, dask_check, executor_make
 from pfdicom_tagSub.interrupts import SignalsHeld, interrupt_check
 from pfdicom_tagSub.models import RunRecord, TagSubOptions
 from pfdicom_tagSub.output import OutputCommitter, TempDir, runOutput_prepare, tempDir_create
 from pfdicom_tagSub.report import plural
 from pfdicom_tagSub.sinks import PlanSink, Sink, sinks_make
 from pfdicom_tagSub.walk import DirFiles, TreeWalk
+
+CPU_MAX: str = "/sys/fs/cgroup/cpu.max"
+
+
+def cores_usable() -> int:
+    """The cores this process may run on: its CPU affinity, lowered by a cgroup CPU quota."""
+    try:
+        cores: int = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        with open(CPU_MAX, encoding="ascii") as limit:
+            quota, period = limit.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def workers_cap(threads: int, files: int, cores: int) -> tuple[int, str]:
+    """The workers worth starting for ``--threads``, and why fewer, if so ('' when as asked).
+
+    Example:
+        >>> workers_cap(8, 3, 4), workers_cap(8, 100, 2), workers_cap(2, 100, 4)
+        ((3, 'one per file'), (2, 'as many as the 2 usable cores'), (2, ''))
+    """
+    if threads <= 1 or files == 0:
+        return min(max(threads, 0), 1), ""
+    if files < threads and files <= cores:
+        return max(files, 1), "one per file"
+    if cores < threads:
+        return cores, f"as many as the {cores} usable core{'' if cores == 1 else 's'}"
+    return threads, ""
 
 
 def workers_choose(threads: int, files: int, dp: Console) -> int:
@@ -61,6 +97,7 @@ class pfdicom:
         record: the counts and lists of the run.
         walk: the configured walk; ``inputPath``, ``outputPath``: its roots.
         job: the per-file work, when given to the constructor.
+        shard: ``I/N`` when the run processes one shard of the tree (``--shard``), else ''.
         workers: the worker processes the run uses (``--threads``, capped by files and cores).
         outputDirs: the output directories, those this run created among them.
         tempDir: the run's temporary directory, while the run has one.
@@ -80,6 +117,9 @@ class pfdicom:
         self.dp: Console = Console(self.config.verbosity, self.config.syslog, statusToStderr=self.config.json)
         self.record: RunRecord = RunRecord()
         self.walk: TreeWalk = TreeWalk(self.config)
+        self.shard: str = "{}/{}".format(*self.walk.shard) if self.walk.shard else ""
+        if self.config.dask:  # --threads given, even as its default '0', is one worker count too many
+            dask_check(self.config.dask, self.config.daskTimeout, values.get("threads") is not None)
         self.inputPath: Path = self.walk.inputPath
         self.outputPath: Path = self.walk.outputPath
         self.job: Job | None = job
@@ -90,11 +130,8 @@ class pfdicom:
         self.startTime: float = time.perf_counter()
 
     def job_make(self) -> Job:
-        """The per-file work: the one given to the constructor (subclasses build their own).
-
-        Raises:
-            UsageError: none was given.
-        """
+        """The per-file work: the one given to the constructor (subclasses build their own); a
+        ``UsageError`` when none was given."""
         if self.job is None:
             raise UsageError("pfdicom was given no per-file job")
         return self.job
@@ -135,9 +172,10 @@ class pfdicom:
         committer: OutputCommitter = OutputCommitter(self.config.overwrite, self.outputDirs)
         sinks: list[Sink] = sinks_make(self.config, self.record, self.dp, __version__)
         self.planSink = next((sink for sink in sinks if isinstance(sink, PlanSink)), None)
+        config, files = self.config, self.record.filesFound
         try:
-            with executor_make(job, self.workers, self.record.filesFound) as executor:
-                for result in executor.results(self.walk.tasks_iterate(nodes)):
+            with executor_make(job, self.workers, files, config.dask, config.daskTimeout) as run:
+                for result in run.results(self.walk.tasks_iterate(nodes)):
                     with SignalsHeld():  # an output placed is an output counted
                         committer.commit(result)
                         for sink in sinks:
@@ -148,12 +186,8 @@ class pfdicom:
                 sink.close()
 
     def tree_run(self, job: Job) -> dict[str, object]:
-        """Walk and process the tree; the ``d_pfdicom`` part of the return value.
-
-        Raises:
-            RunError: the run cannot start.
-            UsageError: an output directory leads out of the output tree.
-        """
+        """Walk and process the tree; the ``d_pfdicom`` part of the return value (``RunError``: the
+        run cannot start; ``UsageError``: an output directory leads out of the output tree)."""
         try:
             self.env_prepare()
             nodes: list[DirFiles] = self.nodes_find()
@@ -175,6 +209,8 @@ class pfdicom:
             "filesFound": self.record.filesFound,
             "walkErrors": list(self.record.walkErrors),
             "threads": self.config.threads,
+            "dask": self.config.dask or None,
+            "shard": self.shard or None,
         }
 
     def run(self, *args: object, timerStart: bool = True, **kwargs: object) -> dict[str, object]:

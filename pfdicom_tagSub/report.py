@@ -78,7 +78,8 @@ def change_describe(change: Change) -> str:
         ...                        "DOE^JOHN", "BROWN^STACY^ANON", "PatientName"))
         "PatientName (PN): 'DOE^JOHN' -> 'BROWN^STACY^ANON'  [PatientName]"
     """
-    old: str = value_show(change.old, "(absent)" if change.action == "create" else "(binary)")
+    held: str = "(sequence)" if change.vr == "SQ" else "(binary)"
+    old: str = value_show(change.old, "(absent)" if change.action == "create" else held)
     new: str = value_show(change.new, "removed")
     return f"{change.path} ({change.vr}): {old} -> {new}  [{change.rule}]"
 
@@ -94,9 +95,26 @@ def entries_lines(title: str, entries: list[dict[str, str]]) -> list[str]:
     return lines
 
 
-def summary_lines(record: RunRecord, dryRun: bool = False) -> list[str]:
+def verify_line(record: RunRecord) -> str:
+    """What ``--verify`` found, in one line.
+
+    Example:
+        >>> verify_line(RunRecord(filesVerified=3, filesVerifyFailed=1))
+        '--verify: 4 outputs searched for original values: 3 clean, 1 held one and was not written'
+    """
+    searched: int = record.filesVerified + record.filesVerifyFailed
+    failed: str = "held one and was" if record.filesVerifyFailed == 1 else "held one and were"
+    return (
+        f"--verify: {plural(searched, 'output')} searched for original values: "
+        f"{record.filesVerified} clean, {record.filesVerifyFailed} {failed} not written"
+    )
+
+
+def summary_lines(record: RunRecord, dryRun: bool = False, verify: bool = False) -> list[str]:
     """The end-of-run summary: counts, then the failed and the non-DICOM files with their reasons."""
     lines: list[str] = [counts_line(record, dryRun)]
+    if verify:
+        lines.append(verify_line(record))
     lines += entries_lines("failed", record.failed)
     lines += entries_lines("not DICOM (skipped)", record.notDicom)
     return lines  # what could not be walked was said at once, one error line each
@@ -143,6 +161,8 @@ def tagSub_toDict(record: RunRecord, unmatched: list[str], ruleKeys: list[str]) 
         "notDicom": list(record.notDicom),
         "existing": list(record.existing),
         "filesTiffPreamble": record.filesTiffPreamble,
+        "filesVerified": record.filesVerified,
+        "filesVerifyFailed": record.filesVerifyFailed,
         "notWalked": list(record.notWalked),
         "rules": list(ruleKeys),
         "rulesNotApplied": [

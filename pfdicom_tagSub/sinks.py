@@ -45,6 +45,7 @@ AUDIT_SCHEMA_VERSION: int = 1
 AUDIT_BATCH_FILES: int = 500
 AUDIT_BATCH_SECONDS: float = 2.0
 AUDIT_MODE: int = 0o600
+VALUES_VERBOSITY: int = 5
 AUDIT_SCHEMA: str = r"""
 CREATE TABLE runs (
     run_id INTEGER PRIMARY KEY,
@@ -112,7 +113,11 @@ class Sink(Protocol):
 
 @dataclass
 class RecordSink:
-    """Counts each result into the run record and says, on the console, what became of the file."""
+    """Counts each result into the run record and says, on the console, what became of the file.
+
+    A failed file's line gives its reason, which holds no element value; at verbosity 5 (asked
+    for, like a dry run's plan) the message that may quote the values concerned.
+    """
 
     record: RunRecord
     console: Console
@@ -120,7 +125,8 @@ class RecordSink:
     def result_take(self, result: FileResult) -> None:
         self.record.result_add(result)
         if result.outcome == "failed":
-            self.console.error(f"{result.inputPath}: {result.message or result.reason}")
+            detailed: bool = self.console.verbosity >= VALUES_VERBOSITY and bool(result.message)
+            self.console.error(f"{result.inputPath}: {result.message if detailed else result.reason}")
         elif result.outcome in ("written", "planned"):
             verb: str = "saved" if result.outcome == "written" else "planned"
             self.console.qprint(

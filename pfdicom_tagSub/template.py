@@ -8,12 +8,15 @@ The language, as users know it from the original tool:
     %#tag               the text of the element being replaced
     %_fn|arg_Keyword    a function applied to that text (``%_fn_Keyword`` without argument)
 
-A ``%`` that is not followed by a letter, ``_`` or ``#tag`` is literal.
+A ``%`` that is not followed by a letter, ``_`` or ``#tag`` is literal. The actions ``%_remove``,
+``%_keep`` and ``%_dummy`` are whole values by themselves (``rules``), not templates.
 
 Key components:
     - template_parse: text to Template, with every keyword and function checked
     - keyword_longest: the longest DICOM keyword at a position
+    - Scope: what an evaluation reads besides the lookup (key, top-level data set, VRs)
     - template_evaluate: Template plus a lookup to text, or the first absent keyword
+    - template_needsKey: whether a template computes with the secret key
 
 Typical usage:
     template = template_parse("%_md5|7_PatientID")
@@ -28,11 +31,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pfdicom_tagSub.dictionary import keyword_isKnown, keyword_suggest
+from pfdicom_tagSub.dictionary import keyword_isKnown, keyword_suggest, keyword_vr
 from pfdicom_tagSub.errors import RuleError
-from pfdicom_tagSub.functions import FUNCTIONS, Call, FunctionSpec
+from pfdicom_tagSub.functions import FUNCTIONS, Call, Context, FunctionSpec, uidRoot_check
 from pfdicom_tagSub.models import (
     CURRENT_ELEMENT,
     Piece,
@@ -45,8 +49,24 @@ from pfdicom_tagSub.models import (
 REFERENCE_MARK: str = "%"
 FUNCTION_CALL = re.compile(r"_([A-Za-z][A-Za-z0-9]*)(?:\|([^_]*))?_")
 WORD = re.compile(r"[A-Za-z0-9]+")
+ACTION_NAMES: tuple[str, ...] = ("remove", "keep", "dummy")
 
 Lookup = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What evaluating a template reads besides its lookup.
+
+    Attributes:
+        context: the run's key and settings, given to every function.
+        root: the top-level data set's lookup, for seeds a function reads there; None: the lookup.
+        vrOf: a referenced keyword's VR (the element's own for the one being replaced).
+    """
+
+    context: Context = field(default_factory=Context)
+    root: Lookup | None = None
+    vrOf: Callable[[str], str] = keyword_vr
 
 
 class Absent(str):
@@ -91,9 +111,11 @@ def argument_check(function: str, argument: str, source: str) -> str:
     spec: FunctionSpec = FUNCTIONS[function]
     if spec.argumentRequired and not argument:
         raise RuleError(f"{source!r}: function {function!r} needs an argument, %_{function}|ARG_Keyword")
-    if spec.argument == "count" and argument and not argument.isdigit():
+    if spec.argument == "count" and argument and not (argument.isascii() and argument.isdigit()):
         raise RuleError(f"{source!r}: {function} takes a number of characters, not {argument!r}")
-    if spec.argument == "seed":
+    if spec.argument == "root" and argument and uidRoot_check(argument):
+        raise RuleError(f"{source!r}: the {function} root {argument!r} {uidRoot_check(argument)}")
+    if spec.seedKeyword(argument):
         return seedKeyword_normalize(function, argument, source)
     return argument
 
@@ -112,11 +134,15 @@ def reference_parse(text: str, start: int) -> tuple[ReferencePiece | None, int]:
     position: int = start
     if text.startswith("_", position):
         call: re.Match[str] | None = FUNCTION_CALL.match(text, position)
+        name: re.Match[str] | None = WORD.match(text, position + 1)
+        function = call.group(1) if call is not None else (name.group() if name is not None else "")
+        if function in ACTION_NAMES:
+            raise RuleError(f'{text!r}: %_{function} is an action, the whole value by itself: "%_{function}"')
         if call is None:
             raise RuleError(
                 f"{text!r}: malformed function call at {text[start - 1 :]!r}; expected %_fn|arg_Keyword"
             )
-        function, argument = call.group(1), call.group(2) or ""
+        argument = call.group(2) or ""
         if function not in FUNCTIONS:
             known: str = ", ".join(FUNCTIONS)
             raise RuleError(f"{text!r}: unknown function {function!r}; known functions: {known}")
@@ -173,8 +199,12 @@ def template_parse(text: str) -> Template:
     return Template(text, tuple(pieces))
 
 
-def reference_evaluate(piece: ReferencePiece, current: str, lookup: Lookup) -> str | Absent:
-    """The text of one reference, or Absent naming the element that is missing."""
+def reference_evaluate(piece: ReferencePiece, current: str, lookup: Lookup, scope: Scope) -> str | Absent:
+    """The text of one reference, or Absent naming the element that is missing.
+
+    Raises:
+        ValueError: the function cannot take this element or value (the message holds no value).
+    """
     keyword: str = current if piece.keyword == CURRENT_ELEMENT else piece.keyword
     value: str | None = lookup(keyword)
     if value is None:
@@ -182,26 +212,41 @@ def reference_evaluate(piece: ReferencePiece, current: str, lookup: Lookup) -> s
     if not piece.function:
         return value
     spec: FunctionSpec = FUNCTIONS[piece.function]
+    vr: str = scope.vrOf(keyword)
+    if spec.sourceVRs and vr not in spec.sourceVRs:
+        accepted: str = " or ".join(sorted(spec.sourceVRs))
+        raise ValueError(f"%_{spec.name} reads {accepted} elements, and {keyword} is {vr or 'of unknown VR'}")
     seedKeyword: str = spec.seedKeyword(piece.argument)
-    seed: str | None = lookup(seedKeyword) if seedKeyword else None
-    return spec.apply(value, Call(piece.argument, seed))
+    seedLookup: Lookup = scope.root if spec.seedScope == "root" and scope.root is not None else lookup
+    seed: str | None = seedLookup(seedKeyword) if seedKeyword else None
+    try:
+        return spec.apply(value, Call(piece.argument, seed, vr, scope.context))
+    except ValueError as err:
+        raise ValueError(f"%_{spec.name} of {keyword}: {err}") from None
 
 
-def template_evaluate(template: Template, current: str, lookup: Lookup) -> str | Absent:
+def template_evaluate(
+    template: Template, current: str, lookup: Lookup, scope: Scope | None = None
+) -> str | Absent:
     """Evaluate a template for the element ``current``.
 
     Args:
         template: the parsed template.
         current: the keyword of the element being replaced (what ``#tag`` means).
         lookup: keyword to the element's text in the file as read, None when absent.
+        scope: the key, the top-level data set and the VRs; without one, no key and dictionary VRs.
 
     Returns:
         The text, or ``Absent(keyword)`` for the first referenced element the file lacks.
+
+    Raises:
+        ValueError: a function cannot take an element or its value (the message holds no value).
 
     Example:
         >>> template_evaluate(template_parse("%_strmsk|**_PatientID"), "PatientID", {"PatientID": "1CT1"}.get)
         '1C'
     """
+    within: Scope = scope if scope is not None else Scope()
     parts: list[str] = []
     for piece in template.pieces:
         if isinstance(piece, TextPiece):
@@ -209,8 +254,23 @@ def template_evaluate(template: Template, current: str, lookup: Lookup) -> str |
         elif isinstance(piece, TagNamePiece):
             parts.append(current)
         else:
-            text: str | Absent = reference_evaluate(piece, current, lookup)
+            text: str | Absent = reference_evaluate(piece, current, lookup, within)
             if isinstance(text, Absent):
                 return text
             parts.append(text)
     return "".join(parts)
+
+
+def template_needsKey(template: Template) -> bool:
+    """Whether evaluating a template computes with the secret key.
+
+    Example:
+        >>> template_needsKey(template_parse("%_hash|8_PatientID")), template_needsKey(template_parse("x"))
+        (True, False)
+    """
+    return any(
+        isinstance(piece, ReferencePiece)
+        and bool(piece.function)
+        and FUNCTIONS[piece.function].keyNeeded(piece.argument)
+        for piece in template.pieces
+    )

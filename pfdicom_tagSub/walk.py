@@ -3,11 +3,13 @@
 pftree scans the input tree, applies the file and directory filters and maps each directory to
 its output directory (``--outputLeafDir`` renaming the leaf). On top of that the walk adds what a
 DICOM tool needs: the extension filter, single-file mode, an output tree inside the input tree
-left unwalked, and file names kept packed per directory so that memory does not grow with the
-number of files. It yields one ``FileTask`` per file, in sorted order.
+left unwalked, one shard of the tree (``--shard I/N``), and file names kept packed per directory
+so that memory does not grow with the number of files. It yields one ``FileTask`` per file, in
+sorted order.
 
 Key components:
     - roots_resolve, inputFile_check: the input and output roots, and a single input file, checked
+    - shard_parse, shard_of: ``--shard I/N``; the shard of a file, from its path relative to the input
     - TreeWalk: pftree's engine configured for a run; ``nodes_find`` and ``tasks_iterate``
     - DicomTreeScanner: pftree's scanner, minus the output tree, names packed per directory
     - DirFiles: one directory to process, its file names packed
@@ -23,23 +25,16 @@ Dependencies:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pftree import (
-    DirNode,
-    DirUsage,
-    Pftree,
-    TreeOptions,
-    TreeScanner,
-    WalkEntry,
-    dirPath_matches,
-    fileNames_filter,
-)
+from pftree import DirNode, Pftree, TreeOptions, TreeScanner, WalkEntry, dirPath_matches, fileNames_filter
 
 from pfdicom_tagSub.errors import UsageError
 from pfdicom_tagSub.models import IN_PLACE, FileTask, TagSubOptions
@@ -47,6 +42,8 @@ from pfdicom_tagSub.output import TEMP_PREFIX, tempDir_owner
 
 NAME_SEPARATOR: str = "\0"
 DIR_DEPTH_MAX: int = 128
+SHARD_FORM = re.compile(r"([0-9]+)/([0-9]+)")
+Shard = tuple[int, int]
 
 
 def names_pack(names: list[str]) -> str:
@@ -93,6 +90,50 @@ class DirFiles:
     def names(self) -> list[str]:
         """The file names, unpacked."""
         return names_unpack(self.packed)
+
+
+def shard_of(relative: str, count: int) -> int:
+    """The shard of a file among ``count``: its path relative to the input directory (``/``
+    separated, as the file system spells it), hashed with SHA-256, the first 8 bytes of the digest
+    read as a big-endian number, modulo ``count``. The same in every process and on every machine
+    (Python's ``hash`` of a string changes with each process).
+
+    Example:
+        >>> shard_of("PAT001/MR_T1_axial/IM0001.dcm", 3), shard_of("IM0001.dcm", 3)
+        (2, 0)
+    """
+    digest: bytes = hashlib.sha256(relative.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def shard_parse(text: str) -> Shard:
+    """``--shard I/N``: shard I of N, counted from 0.
+
+    Raises:
+        UsageError: not two whole numbers, or not 0 <= I < N.
+
+    Example:
+        >>> shard_parse("1/3"), shard_parse("02/10")
+        ((1, 3), (2, 10))
+    """
+    match: re.Match[str] | None = SHARD_FORM.fullmatch(text.strip())
+    if match is None:
+        raise UsageError(f"--shard {text!r}: give I/N, shard I of N counted from 0 (0/4, 1/4, 2/4, 3/4)")
+    index, count = int(match[1]), int(match[2])
+    if count == 0:
+        raise UsageError(f"--shard {text}: N must be at least 1")
+    if index >= count:
+        raise UsageError(f"--shard {text}: I must be less than N, from 0 to {count - 1}")
+    return index, count
+
+
+def shard_filter(names: list[str], relPath: str, shard: Shard | None) -> list[str]:
+    """The names of a directory (``relPath`` relative to the input, ``.`` for it) that are in the shard."""
+    if shard is None:
+        return names
+    prefix: str = "" if relPath == "." else relPath + "/"
+    index, count = shard
+    return [name for name in names if shard_of(prefix + name, count) == index]
 
 
 class WalkErrors(logging.Handler):
@@ -142,7 +183,7 @@ class DicomTreeScanner(TreeScanner):
             logging.getLogger("pftree").warning(
                 "%s: more than %d directories below the input directory", path, DIR_DEPTH_MAX
             )
-            return DirUsage(path=path, diskBytes=0, apparentBytes=0)
+            return None  # not scanned: no usage to add
         return super().subdir_scan(path, size, depth)
 
     def dir_scan(self, path: Path, dirSize: Any, depth: int, onSubdir: Any) -> Any:
@@ -269,6 +310,7 @@ class TreeWalk(Pftree):
         config: the run's options.
         inputPath, outputPath: the roots.
         excluded: ``(st_dev, st_ino)`` of the output root when it is not walked, else None.
+        shard: the one shard of the tree to process (``--shard``), or None for all of it.
         walkErrors: what could not be walked, one line each.
         notWalked: what was left out of the walk on purpose, one line each.
     """
@@ -278,6 +320,7 @@ class TreeWalk(Pftree):
         self.inputPath, self.outputPath = roots_resolve(config)
         inputFile_check(config)
         self.excluded: tuple[int, int] | None = None
+        self.shard: Shard | None = shard_parse(config.shard) if config.shard else None
         self.walkErrors: list[str] = []
         self.notWalked: list[str] = []
         try:
@@ -354,10 +397,11 @@ class TreeWalk(Pftree):
         if self.inputFile_single():
             relative: Path = Path(self.config.inputFile)
             relPath: str = relative.parent.as_posix()
+            kept: list[str] = shard_filter([relative.name], relPath, self.shard)
             node: DirNode = DirNode(
-                self.inputPath / relative.parent, relPath, [relative.name], self.outputPath_for(relPath)
+                self.inputPath / relative.parent, relPath, kept, self.outputPath_for(relPath)
             )
-            return [DirFiles.fromNode(node)]
+            return [DirFiles.fromNode(node)] if kept else []
         handler: WalkErrors = WalkErrors(self.walkErrors)
         pftreeLogger: logging.Logger = logging.getLogger("pftree")
         pftreeLogger.addHandler(handler)
@@ -376,7 +420,8 @@ class TreeWalk(Pftree):
         return sorted(found, key=lambda item: item.relPath)
 
     def names_filter(self, node: DirNode) -> list[str]:
-        """The names of a directory that pass ``--dirFilter``, ``--fileFilter`` and ``--extension``."""
+        """The names of a directory that pass ``--dirFilter``, ``--fileFilter``, ``--extension`` and
+        are in the ``--shard``."""
         kept: list[str] = node.files
         if self.fileTokens or self.dirTokens:
             if not dirPath_matches(node.relPath, self.dirTokens, self.dirLogic):
@@ -386,7 +431,7 @@ class TreeWalk(Pftree):
         if self.config.extension:
             suffix: str = "." + self.config.extension.lstrip(".").lower()
             kept = [name for name in kept if name.lower().endswith(suffix)]
-        return kept
+        return shard_filter(kept, node.relPath, self.shard)
 
     @staticmethod
     def tasks_iterate(nodes: list[DirFiles]) -> Iterator[FileTask]:

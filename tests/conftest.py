@@ -25,6 +25,16 @@ EXAMPLES: Path = REPO / "examples"
 README_RULES: dict[str, str] = json.loads((EXAMPLES / "anonymize.json").read_text())
 
 
+@pytest.fixture(autouse=True)
+def configHome(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets an empty config home of its own and no key in the environment, so that no
+    test reads or creates a secret key under the real ``~/.config`` (subprocesses inherit it)."""
+    home: Path = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    monkeypatch.delenv("PFDICOM_TAGSUB_KEY", raising=False)
+    return home
+
+
 def pydicomFile(name: str) -> Path:
     """A file pydicom ships, e.g. ``CT_small.dcm``."""
     return Path(str(get_testdata_file(name)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -18,7 +19,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pydicom
 import pytest
@@ -26,6 +27,7 @@ import pytest
 from pfdicom_tagSub import __version__
 from tests.conftest import EXAMPLES, README_RULES, REPO, dcm, tree_snapshot
 from tests.expected import md5_expected, name_expected
+from tests.safety_support import dataset_save, image_dataset
 
 BUILD_TIMEOUT: float = 900
 RUN_TIMEOUT: float = 300
@@ -239,3 +241,121 @@ def test_the_input_mount_stays_read_only_even_for_an_output_inside_it(
     assert "/incoming/anon" in done.stderr and "Read-only file system" in done.stderr
     assert tree_snapshot(mounts.incoming) == before
     assert not (mounts.incoming / "anon").exists()
+
+
+SHARD_KEY: str = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
+
+
+@pytest.fixture
+def shardTree(tmp_path: Path) -> Path:
+    """30 DICOM files of three patients in ``data/in``; the README rules and keyed ones in
+    ``data/conf/rules.json``, their key in ``data/conf/key``."""
+    data: Path = tmp_path / "data"
+    for number in range(30):
+        dataset = image_dataset(number, patientID=f"MRN{number % 3:04d}", patientName=f"DOE^P{number % 3}")
+        dataset_save(
+            dataset, data / "in" / f"PAT{number % 3}" / f"series{number % 2}" / f"IM{number:04d}.dcm"
+        )
+    keyed: dict[str, str] = {"PatientID": "%_hash|16_PatientID", "re:.*InstanceUID$": "%_uid_#tag"}
+    (data / "conf").mkdir()
+    (data / "conf" / "rules.json").write_text(json.dumps({**README_RULES, **keyed}))
+    (data / "conf" / "key").write_text(SHARD_KEY + "\n")
+    return data
+
+
+def slurmTask_start(
+    engine: Engine,
+    image: str,
+    where: Path,
+    task: int,
+    first: int,
+    count: int,
+    extra: dict[str, str] | None = None,
+) -> Any:
+    """The Slurm example as one task of an array (the variables Slurm sets), with the key's option."""
+    # the key's path as the container sees it: where the script binds the rules' directory
+    key: str = str(where / "data" / "conf" / "key")
+    arguments: list[str] = ["data/in", "data/anon", "data/conf/rules.json", "--keyFile", key]
+    return subprocess.Popen(
+        ["bash", str(EXAMPLES / "slurm-shards.sh"), *arguments],
+        cwd=where,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "SLURM_ARRAY_TASK_ID": str(task),
+            "SLURM_ARRAY_TASK_MIN": str(first),
+            "SLURM_ARRAY_TASK_COUNT": str(count),
+            "ENGINE": engine.command,
+            "IMAGE": image,
+            "ENGINE_OPTIONS": " ".join(engine.callerUser()),
+            **(extra or {}),
+        },
+    )
+
+
+def slurmTask_record(task: Any) -> dict[str, Any]:
+    out, err = task.communicate(timeout=RUN_TIMEOUT)
+    assert task.returncode == 0, err
+    return json.loads(out)
+
+
+def test_the_slurm_array_example_gives_the_output_of_one_run_one_shard_per_task(
+    engine: Engine, image: str, shardTree: Path, tmp_path: Path, cli
+) -> None:
+    conf: Path = shardTree / "conf"
+    single = cli(shardTree / "in", tmp_path / "single", "-F", conf / "rules.json", "--keyFile", conf / "key")
+    assert single.code == 0, single.err
+    # the array as sbatch --array=1-3 makes it, its tasks at once
+    tasks = [slurmTask_start(engine, image, tmp_path, task, 1, 3) for task in (1, 2, 3)]
+    records: list[dict[str, Any]] = [slurmTask_record(task) for task in tasks]
+    assert [record["d_tagSub"]["shard"] for record in records] == ["0/3", "1/3", "2/3"]
+    assert sum(record["d_tagSub"]["filesSaved"] for record in records) == 30
+    assert tree_snapshot(shardTree / "anon") == tree_snapshot(tmp_path / "single")
+    # shard 1 rerun alone, as the script says: SHARDS=3 SHARD_FIRST=1 sbatch --array=2 ...
+    again: dict[str, Any] = slurmTask_record(
+        slurmTask_start(engine, image, tmp_path, 2, 2, 1, {"SHARDS": "3", "SHARD_FIRST": "1"})
+    )
+    assert again["d_tagSub"]["shard"] == "1/3" and again["d_tagSub"]["filesSaved"] == 0
+    assert again["d_tagSub"]["filesExisting"] == records[1]["d_tagSub"]["filesSaved"] > 0
+    assert tree_snapshot(shardTree / "anon") == tree_snapshot(tmp_path / "single")
+
+
+def kubelet_expand(argument: str, env: dict[str, str]) -> str:
+    """What the kubelet does to a container's argument: ``$(NAME)`` becomes the variable NAME."""
+    return re.sub(r"\$\((\w+)\)", lambda match: env[match[1]], argument)
+
+
+def test_the_kubernetes_example_runs_the_image_for_each_index_into_the_output_of_one_run(
+    engine: Engine, image: str, shardTree: Path, tmp_path: Path, cli
+) -> None:
+    yaml = pytest.importorskip("yaml")  # installed with the dask extra
+    job: dict[str, Any] = yaml.safe_load((EXAMPLES / "kubernetes-indexed-job.yaml").read_text())
+    spec: dict[str, Any] = job["spec"]
+    pod: dict[str, Any] = spec["template"]["spec"]
+    container: dict[str, Any] = pod["containers"][0]
+    env: dict[str, str] = {item["name"]: item.get("value", "") for item in container["env"]}
+    assert spec["completionMode"] == "Indexed" and int(env["SHARDS"]) == spec["completions"]
+    assert container["volumeMounts"][0]["mountPath"] == "/data"
+    # the volume as the Job expects it, and the key as its Secret gives it to every pod
+    (shardTree / "rules.json").write_text((shardTree / "conf" / "rules.json").read_text())
+    secret: list[str] = ["--env", f"PFDICOM_TAGSUB_KEY={SHARD_KEY}"]
+    keyEnv: dict[str, Any] = next(item for item in container["env"] if item["name"] == "PFDICOM_TAGSUB_KEY")
+    assert "secretKeyRef" in keyEnv["valueFrom"]
+    conf: Path = shardTree / "conf"
+    single = cli(shardTree / "in", tmp_path / "single", "-F", conf / "rules.json", "--keyFile", conf / "key")
+    assert single.code == 0, single.err
+    shardTree.chmod(0o777)  # the pods run as the image's user (runAsUser below), as on the cluster
+    user: str = f"{pod['securityContext']['runAsUser']}:{pod['securityContext']['runAsGroup']}"
+    for index in range(spec["completions"]):
+        args: list[str] = [
+            kubelet_expand(arg, {**env, "SHARD_INDEX": str(index)}) for arg in container["args"]
+        ]
+        done = engine.run(
+            "run", "--rm", "--user", user, *secret, "-v", f"{shardTree}:/data", image,
+            *container["command"], *args,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["d_tagSub"]["shard"] == f"{index}/{spec['completions']}"
+    assert tree_snapshot(shardTree / "out") == tree_snapshot(tmp_path / "single")

@@ -8,11 +8,10 @@ from pathlib import Path, PurePosixPath
 import pydicom
 import pytest
 
+from pfdicom_tagSub.encode import NullStream, dataset_encode
 from pfdicom_tagSub.models import FileResult
 from pfdicom_tagSub.output import (
-    NullStream,
     OutputCommitter,
-    dataset_encode,
     dataset_write,
     name_safe,
     output_place,

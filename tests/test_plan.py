@@ -11,12 +11,9 @@ from pydicom.sequence import Sequence
 
 from pfdicom_tagSub.errors import ValueInvalidError
 from pfdicom_tagSub.models import Change
-from pfdicom_tagSub.plan import (
-    changes_apply,
-    dataset_at,
-    plan,
-)
+from pfdicom_tagSub.plan import changes_apply, plan
 from pfdicom_tagSub.rules import rules_compile
+from pfdicom_tagSub.sequences import dataset_at
 from pfdicom_tagSub.values import element_text
 from tests.conftest import README_RULES, pydicomFile
 
@@ -108,4 +105,37 @@ def test_an_absent_target_is_planned_as_created_and_the_meta_follows_a_new_sop_i
 def test_a_result_invalid_for_its_vr_fails_the_plan_naming_path_vr_and_rule() -> None:
     with pytest.raises(ValueInvalidError) as caught:
         plan(nested_dataset(), rules_compile({"StudyID": "%PatientName-%PatientName"}), False, False)
-    assert caught.value.safe == 'StudyID (SH): the result is invalid: "StudyID": "%PatientName-%PatientName"'
+    assert (
+        caught.value.safe
+        == 'StudyID (SH): result is 17 characters, more than 16; rule "StudyID": "%PatientName-%PatientName"'
+    )
+    assert "DOE^JANE" not in caught.value.safe and "DOE^JANE-DOE^JANE" in caught.value.message
+
+
+def test_a_profile_plans_its_rows_then_its_four_elements_and_remaps_a_lone_media_storage_uid() -> None:
+    from pfdicom_tagSub.functions import Context
+    from pfdicom_tagSub.keys import Key
+    from pfdicom_tagSub.profiles import profile_build
+
+    dataset = nested_dataset()
+    del dataset.SOPInstanceUID
+    dataset.file_meta = pydicom.dataset.FileMetaDataset()
+    dataset.file_meta.MediaStorageSOPInstanceUID = "1.2.3.4"
+    ruleset = rules_compile({}, profile_build("basic", "9.9.9"))
+    planned = plan(dataset, ruleset, False, False, Context(Key(b"0123456789abcdef"))).changes
+    described = [(change.path, change.action, change.rule) for change in planned]
+    assert described == [
+        ("PatientName", "replace", "E.1-1 Z"),
+        ("PatientID", "replace", "E.1-1 Z/D"),
+        ("OtherPatientIDsSequence", "remove", "E.1-1 X"),
+        ("(0009,0010)", "remove", "E.1-1 X"),
+        ("(0009,1001)", "remove", "E.1-1 X"),
+        ("PatientIdentityRemoved", "create", "--profile"),
+        ("DeidentificationMethod", "create", "--profile"),
+        ("DeidentificationMethodCodeSequence", "create", "--profile"),
+        ("LongitudinalTemporalInformationModified", "create", "--profile"),
+        ("FileMetaInformation.MediaStorageSOPInstanceUID", "replace", "E.1-1 U"),
+    ]
+    changes_apply(dataset, planned)
+    assert dataset.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
+    assert dataset.file_meta.MediaStorageSOPInstanceUID.startswith("2.25.")

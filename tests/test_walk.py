@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
 import pytest
 from pftree import Pftree, TreeOptions
 
+from pfdicom_tagSub.errors import UsageError
 from pfdicom_tagSub.output import suffix_of
 from pfdicom_tagSub.pfdicom import pfdicom
 from pfdicom_tagSub.walk import names_pack, names_unpack
@@ -95,3 +97,35 @@ def test_tasks_name_each_file_as_pathlib_would(tree: Path) -> None:
     nodes = engine.walk.nodes_find()
     expected = [str(node.path / name) for node in nodes for name in node.names()]
     assert [task.inputPath for task in engine.walk.tasks_iterate(nodes)] == expected
+
+
+def shard_expected(relative: str, count: int) -> int:
+    """The shard the README gives a file: SHA-256 of its relative path's bytes, the first 8 bytes
+    big-endian, modulo the count."""
+    data: bytes = os.fsencode(relative)
+    return int.from_bytes(hashlib.sha256(data).digest()[:8], "big") % count
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_the_shards_of_a_tree_hold_every_file_once_each_where_its_path_hashes(tree: Path, count: int) -> None:
+    everything: list[str] = engine_files(tree)
+    shards: list[list[str]] = [engine_files(tree, shard=f"{index}/{count}") for index in range(count)]
+    assert sorted(name for shard in shards for name in shard) == everything
+    for index, shard in enumerate(shards):
+        assert shard == [
+            name for name in everything if shard_expected(os.path.normpath(name), count) == index
+        ]
+
+
+def test_a_single_input_file_is_processed_only_by_its_shard(tree: Path) -> None:
+    relative: str = "p1/s1/a.dcm"
+    mine: int = shard_expected(relative, 3)
+    for index in range(3):
+        found: list[str] = engine_files(tree, inputFile=relative, shard=f"{index}/3")
+        assert found == ([relative] if index == mine else [])
+
+
+@pytest.mark.parametrize("text", ["3/3", "4/3", "1/0", "x", "-1/3", "1.0/3", "1/3/5", "1/", "/3", "a/b"])
+def test_a_shard_that_is_not_i_of_n_is_refused(tmp_path: Path, text: str) -> None:
+    with pytest.raises(UsageError, match="--shard"):
+        pfdicom({"inputDir": str(tmp_path), "outputDir": str(tmp_path / "out"), "shard": text})
