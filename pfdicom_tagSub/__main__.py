@@ -34,6 +34,15 @@ from pfdicom_tagSub.interrupts import exitCode_of, interruption_take, signals_ra
 from pfdicom_tagSub.manual import MANUAL, SYNOPSIS
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose error line shows an argument's control characters escaped."""
+
+    def error(self, message: str) -> NoReturn:
+        from pfdicom_tagSub.console import text_escape
+
+        super().error(text_escape(message))
+
+
 def parserIO_add(parser: argparse.ArgumentParser) -> None:
     """Where to read and write, and which files."""
     group = parser.add_argument_group("input and output")
@@ -189,15 +198,6 @@ def dirs_merge(args: argparse.Namespace) -> None:
             raise UsageError(f"{flag} given twice: --{flag} {byFlag} and positional {byPosition}")
         setattr(args, flag, byFlag or byPosition)
         delattr(args, positional)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser, whose error line shows an argument's control characters escaped."""
-
-    def error(self, message: str) -> NoReturn:
-        from pfdicom_tagSub.console import text_escape
-
-        super().error(text_escape(message))
 
 
 def error_print(message: str) -> None:

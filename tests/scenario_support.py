@@ -160,9 +160,14 @@ def written_assert(output: Path, names: tuple[str, ...] = GOOD) -> None:
 
 def observation_record(scenario: str, line: str, run: Measured) -> None:
     """Append a scenario's observations to the table named by ``PFDICOM_ISSUE13_TABLE``, if set."""
+    observation_write(scenario, line, str(run.code), f"{run.seconds:.2f} s", f"{run.peakMB:.0f} MB")
+
+
+def observation_write(scenario: str, line: str, code: str, seconds: str, peak: str) -> None:
+    """Append one row to the table named by ``PFDICOM_ISSUE13_TABLE``, if set."""
     target: str | None = os.environ.get(TABLE_ENV)
     if not target:
         return
     cell: str = line.replace("|", "\\|")
     with open(target, "a", encoding="utf-8") as table:
-        table.write(f"| {scenario} | `{cell}` | {run.code} | {run.seconds:.2f} s | {run.peakMB:.0f} MB |\n")
+        table.write(f"| {scenario} | `{cell}` | {code} | {seconds} | {peak} |\n")
