@@ -3,13 +3,14 @@
 The README's short flags (``-I -O -i -e -F -T -o -x -y -v``), the 3.x long flags, the ChRIS
 wrapper's aliases (``-n -s -k -d``) and positional ``inputDir outputDir``. This is the module
 that turns errors into one line and an exit code: 0 done, 1 a file failed or the run could not
-start, 2 bad arguments or rules. ``--version``, ``--man`` and ``--synopsis`` answer before
-pydicom or pftree is imported.
+start, 2 bad arguments or rules; 130 (Ctrl-C) or 143 (SIGTERM) when interrupted, the run ended
+cleanly. ``--version``, ``--man`` and ``--synopsis`` answer before pydicom or pftree is imported.
 
 Key components:
     - parser_build: the argparse parser, ``dest`` equal to each flag's long name
     - dirs_merge: positional and flag directories into one pair
-    - main: ``main(argv) -> int``
+    - command_run: one run of the command
+    - main: ``main(argv) -> int``, Ctrl-C and SIGTERM turned into one line and 130 or 143
 
 Typical usage:
     pfdicom_tagSub -I in -O out -F rules.json
@@ -25,12 +26,21 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from pfdicom_tagSub import __pkg_name__, __version__
 from pfdicom_tagSub.errors import EXIT_OK, EXIT_USAGE, TagSubError, UsageError
+from pfdicom_tagSub.interrupts import exitCode_of, interruption_take, signals_raised
 from pfdicom_tagSub.manual import MANUAL, SYNOPSIS
 
-EXIT_INTERRUPTED: int = 130
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, whose error line shows an argument's control characters escaped."""
+
+    def error(self, message: str) -> NoReturn:
+        from pfdicom_tagSub.console import text_escape
+
+        super().error(text_escape(message))
 
 
 def parserIO_add(parser: argparse.ArgumentParser) -> None:
@@ -163,7 +173,7 @@ def parserScale_add(parser: argparse.ArgumentParser) -> None:
 
 def parser_build() -> argparse.ArgumentParser:
     """The command's parser."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=__pkg_name__,
         description="Rewrite DICOM headers by rules over a directory tree (see --man).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -190,15 +200,18 @@ def dirs_merge(args: argparse.Namespace) -> None:
         delattr(args, positional)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command.
+def error_print(message: str) -> None:
+    """One error line on stderr, whatever the message holds."""
+    from pfdicom_tagSub.console import stream_silence, text_escape
 
-    Args:
-        argv: the arguments, without the program name; ``sys.argv[1:]`` when None.
+    try:
+        print(f"{__pkg_name__}: {text_escape(message)}", file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        stream_silence(sys.stderr)
 
-    Returns:
-        The exit status: 0, 1 or 2 (130 when interrupted).
-    """
+
+def command_run(argv: Sequence[str] | None, made: list[Any]) -> int:
+    """Parse, build the run (appended to ``made`` for ``main`` to see), run it, print what was asked."""
     parser: argparse.ArgumentParser = parser_build()
     try:
         args: argparse.Namespace = parser.parse_args(argv)
@@ -214,28 +227,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         dirs_merge(args)
         from pfdicom_tagSub.pfdicom_tagSub import pfdicom_tagSub
 
-        app = pfdicom_tagSub({**vars(args), "str_desc": SYNOPSIS})
+        made.append(pfdicom_tagSub({**vars(args), "str_desc": SYNOPSIS}))
     except TagSubError as err:
-        print(f"{__pkg_name__}: error: {err}", file=sys.stderr)
+        error_print(f"error: {err}")
         return err.exitCode
-    try:
-        result: dict[str, object] = app.run(timerStart=True)
-    except KeyboardInterrupt:
-        print(
-            f"{__pkg_name__}: interrupted; every output written so far is whole; run again to finish",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
+    result: dict[str, object] = made[-1].run(timerStart=True)
     if args.json:
-        try:
-            print(json.dumps(result, indent=4, sort_keys=True, default=str), flush=True)
-        except BrokenPipeError:
-            from pfdicom_tagSub.console import stream_silence
+        from pfdicom_tagSub.console import json_clean, stream_silence
 
+        try:
+            print(json.dumps(json_clean(result), indent=4, sort_keys=True, default=str), flush=True)
+        except BrokenPipeError:
             stream_silence(sys.stdout)
     if args.printElapsedTime:
-        app.dp.qprint("Elapsed time = %f seconds" % float(str(result["runTime"])), level=0)  # noqa: UP031  # the pf* wording
+        made[-1].dp.qprint("Elapsed time = %f seconds" % float(str(result["runTime"])), level=0)  # noqa: UP031  # the pf* wording
     return int(str(result["exitCode"]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; Ctrl-C or SIGTERM at any moment ends it with one line.
+
+    Args:
+        argv: the arguments, without the program name; ``sys.argv[1:]`` when None, and then this
+            is the program: once it returns, the process is ending, and later interrupts are
+            ignored rather than allowed to kill it without its exit status.
+
+    Returns:
+        The exit status: 0, 1 or 2; 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM).
+    """
+    made: list[Any] = []  # the run, once built: an interrupt says how far it got
+    try:
+        with signals_raised(restore=argv is not None):
+            return command_run(argv, made)
+    except BaseException as error:
+        interruption: BaseException | None = interruption_take(error)
+        if interruption is None:
+            raise
+        from pfdicom_tagSub.report import interrupted_line
+
+        record: Any = made[-1].record if made else None
+        dryRun: bool = bool(made) and made[-1].config.dryRun
+        error_print(interrupted_line(record, dryRun))
+        return exitCode_of(interruption)
 
 
 if __name__ == "__main__":

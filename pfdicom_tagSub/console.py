@@ -5,8 +5,13 @@ that object. Status lines go to stdout (to stderr when stdout carries JSON) and 
 run's verbosity; error lines always go to stderr. Lines are written through tqdm so that a
 progress bar on the terminal is not torn.
 
+Every line is one line: control characters in it (a file name may hold a newline) and bytes of
+file names that are not UTF-8 are shown escaped (``text_escape``).
+
 Key components:
     - Console: ``qprint(message, level=1, comms="status")``, ``error(message)``, ``notice(message)``
+    - text_escape: text made one printable line
+    - surrogates_escape, json_clean: text made valid Unicode (for JSON, SQLite); a value so made
 
 Typical usage:
     dp = Console(verbosity=1)
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import sys
 import time
@@ -28,6 +34,63 @@ from typing import TextIO
 from tqdm import tqdm
 
 PROGRAM: str = "pfdicom_tagSub"
+# what could end a line, move the cursor or reorder the text on a terminal, and the stand-ins of
+# bytes that are not UTF-8 in a file name
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+SHORT_ESCAPES: dict[str, str] = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def char_escape(match: re.Match[str]) -> str:
+    """One character as an escape: ``\\n``, ``\\x1b``, ``\\u2028``; a byte of a name that is not
+    UTF-8 (which Python holds as a surrogate) as that byte, ``\\xff``."""
+    char: str = match.group()
+    code: int = ord(char)
+    if char in SHORT_ESCAPES:
+        return SHORT_ESCAPES[char]
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def text_escape(text: str) -> str:
+    r"""Text made one line that shows as it is: control characters and bytes that are not UTF-8 escaped.
+
+    A file name may hold a newline: printed as is, it would start a line of its own, which could
+    pass for one of this program's.
+
+    Example:
+        >>> print(text_escape("IM1\npfdicom_tagSub: error: x\udcff.dcm"))
+        IM1\npfdicom_tagSub: error: x\xff.dcm
+    """
+    return UNPRINTABLE.sub(char_escape, text)
+
+
+def surrogates_escape(text: str) -> str:
+    r"""Text that is valid Unicode: the bytes of a file name that are not UTF-8 as ``\xNN``.
+
+    Example:
+        >>> surrogates_escape("caf\udce9.dcm")
+        'caf\\xe9.dcm'
+    """
+    return SURROGATE.sub(char_escape, text)
+
+
+def json_clean(value: object) -> object:
+    r"""A value for ``json.dumps`` whose every text is valid Unicode: bytes of file names that are not
+    UTF-8 escaped as ``text_escape`` does (JSON escapes control characters itself).
+
+    Example:
+        >>> json_clean({"file": "x\udcff.dcm", "n": [1, "a\nb"]})
+        {'file': 'x\\xff.dcm', 'n': [1, 'a\nb']}
+    """
+    if isinstance(value, str):
+        return surrogates_escape(value)
+    if isinstance(value, dict):
+        return {json_clean(key): json_clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_clean(item) for item in value]
+    return value
 
 
 class Console:
@@ -58,9 +121,9 @@ class Console:
     def write(self, message: str, stream: TextIO) -> None:
         """Write one line without tearing a progress bar."""
         encoding: str = getattr(stream, "encoding", None) or "utf-8"
-        # a file name that is not valid in the terminal's encoding (undecodable bytes from an old
-        # archive) is shown escaped rather than ending the run
-        line: str = (self.prefix() + message).encode(encoding, "backslashreplace").decode(encoding)
+        # a file name that is not valid in the terminal's encoding is shown escaped rather than
+        # ending the run
+        line: str = text_escape(self.prefix() + message).encode(encoding, "backslashreplace").decode(encoding)
         try:
             tqdm.write(line, file=stream)
             stream.flush()  # stdout and stderr lines keep their order in a log

@@ -8,7 +8,7 @@ for the original values (``verify``) and removed if one is found. Whatever goes 
 file is caught here and recorded in its result, so that its neighbours carry on.
 
 Key components:
-    - dicom_read: a path to a Dataset, or NotDicomError / DicomReadError
+    - dicom_read: a path to a Dataset, or NotDicomError / DicomReadError, in bounded work
     - dataset_checkWhole: refuse a data set shorter than its file
     - FileJob: the per-file work, picklable so that worker processes can run it
 
@@ -18,6 +18,7 @@ Typical usage:
 
 Dependencies:
     - pydicom, to read
+    - pfdicom_tagSub.bounds, the bounds on a hostile file's work
     - pfdicom_tagSub.plan, sequences, output, functions, rules, verify
 """
 
@@ -36,13 +37,19 @@ from pydicom.dataset import Dataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.filereader import dcmread
 
+from pfdicom_tagSub.bounds import (
+    DEPTH_MAX,
+    FileReader,
+    depth_check,
+    head_isPlausible,
+    inflated_check,
+)
 from pfdicom_tagSub.encode import NullStream, dataset_encode
 from pfdicom_tagSub.errors import DicomReadError, FileError, NotDicomError, VerifyError, line_first
 from pfdicom_tagSub.functions import FUNCTIONS, Context
 from pfdicom_tagSub.headeronly import HeaderFile, WholeReadNeeded, headerFile_read, rules_reachPixels
 from pfdicom_tagSub.models import FileResult, FileTask, ReferencePiece, TagSubOptions, Template
 from pfdicom_tagSub.output import (
-    OutputDirs,
     dataset_write,
     outputName_make,
     temp_discard,
@@ -54,7 +61,7 @@ from pfdicom_tagSub.whole import DELIMITER_BYTES, dataset_checkWhole, dataset_ha
 PREAMBLE_BYTES: int = 128
 TIFF_HEADERS: frozenset[bytes] = frozenset({b"II*\x00", b"MM\x00*"})
 DICOM_PREFIX: bytes = b"DICM"
-HEADER_GROUPS: frozenset[int] = frozenset({0x0000, 0x0002, 0x0008})
+HEAD_BYTES: int = 1024  # the preamble, and enough of the file meta to see its transfer syntax
 PARSE_ERRORS: tuple[type[Exception], ...] = (
     InvalidDicomError,
     EOFError,
@@ -68,26 +75,13 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def head_isDicomLike(head: bytes) -> bool:
-    """Whether a file without the DICM prefix starts like a bare DICOM data set.
-
-    Such files (ACR-NEMA style, or a data set written without its preamble) start with an element
-    of the command, file meta or identifying group, little or big endian.
-    """
-    if len(head) < 8:
-        return False
-    return (
-        int.from_bytes(head[:2], "little") in HEADER_GROUPS
-        or int.from_bytes(head[:2], "big") in HEADER_GROUPS
-    )
-
-
 def dicom_read(path: str) -> Dataset:
-    """Read a DICOM file, pixels included, into a Dataset.
+    """Read a DICOM file, pixels included, into a Dataset, in work bounded by the file's size (``bounds``).
 
     Raises:
-        NotDicomError: not a regular file, empty, or neither a DICM prefix nor a DICOM start.
-        DicomReadError: it looks like DICOM but pydicom cannot parse it.
+        NotDicomError: not a regular file, empty, or neither a DICM prefix nor a plausible start.
+        DicomReadError: it looks like DICOM but pydicom cannot parse it, or it is hostile (a length
+            beyond the file, zero bytes for elements, a deflate bomb, sequences nested too deep).
         OSError: the file cannot be opened or read.
     """
     status: os.stat_result = os.stat(path)
@@ -95,19 +89,24 @@ def dicom_read(path: str) -> Dataset:
         raise NotDicomError("not a regular file")
     if status.st_size == 0:
         raise NotDicomError("empty file (0 bytes)")
-    with open(path, "rb") as stream:
-        head: bytes = stream.read(PREAMBLE_BYTES + len(DICOM_PREFIX))
-        hasPrefix: bool = head[PREAMBLE_BYTES:] == DICOM_PREFIX
-        if not hasPrefix and not head_isDicomLike(head):
+    with FileReader(path) as stream:
+        head: bytes = stream.read(HEAD_BYTES)
+        hasPrefix: bool = head[PREAMBLE_BYTES : PREAMBLE_BYTES + len(DICOM_PREFIX)] == DICOM_PREFIX
+        if not hasPrefix and not head_isPlausible(head):
             raise NotDicomError("no DICM prefix at byte 128 and no DICOM data set at the start")
         stream.seek(0)
         failure: str = ""
         try:
+            if hasPrefix:
+                inflated_check(path, head, stream)
             dataset: Dataset = dcmread(stream, force=not hasPrefix)
             stream.seek(max(0, status.st_size - DELIMITER_BYTES))
             dataset_checkWhole(dataset, status.st_size, stream.read(DELIMITER_BYTES))
+            depth_check(dataset)
         except DicomReadError as err:
             failure = str(err)
+        except RecursionError:  # pydicom reads a sequence of undefined length by recursing
+            failure = f"sequences nested deeper than {DEPTH_MAX} levels (the limit)"
         except PARSE_ERRORS as err:
             failure = f"cannot be parsed: {line_first(err)}"
         except OSError as err:
@@ -220,7 +219,6 @@ class FileJob:
         ruleset: the checked rules.
         stem: the parsed ``--outputFileStem``, None to keep input names.
         tempDir: the run's temporary directory, given by the engine before the run.
-        outputDirs: the output directories this process has prepared.
         context: the run's secret key (when a rule needs one) and date-shift range; it reaches
             worker processes inside this job, never through their command line or environment.
         headerOnly: files may take the header-only way (``headeronly``); False when the rules or
@@ -231,7 +229,6 @@ class FileJob:
     ruleset: RuleSet
     stem: Template | None = None
     tempDir: str = ""
-    outputDirs: OutputDirs = field(default_factory=OutputDirs)
     context: Context = field(default_factory=Context)
     headerOnly: bool = True
 
@@ -310,7 +307,6 @@ class FileJob:
         result.spliced = True
         if self.options.dryRun:
             return header.bytes_make(data) if self.options.verify else None
-        self.outputDirs.prepare(task.outputDir)
         result.tempPath = header.write(data, self.tempDir, result.outputPath)
         return result.tempPath
 
@@ -327,7 +323,6 @@ class FileJob:
             del dataset  # --verify parses the output again: the data set need not be held as well
             self.output_finish(result, encoded.getvalue() if isinstance(encoded, io.BytesIO) else None)
             return
-        self.outputDirs.prepare(task.outputDir)
         result.tempPath = dataset_write(dataset, self.tempDir, result.outputPath)
         del dataset
         self.output_finish(result, result.tempPath)

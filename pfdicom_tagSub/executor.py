@@ -18,7 +18,7 @@ Typical usage:
         for result in executor.results(tasks): ...
 
 Dependencies:
-    - multiprocessing (imported only when a pool is made)
+    - pfdicom_tagSub.pool, the worker processes (imported only when a pool is made)
     - dask distributed, the optional extra (imported only for ``--dask``)
 """
 
@@ -34,11 +34,14 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pfdicom_tagSub import __pkg_name__, __version__
 from pfdicom_tagSub.errors import RunError, TagSubError, UsageError, line_first
 from pfdicom_tagSub.models import FileResult, FileTask
+
+if TYPE_CHECKING:
+    from pfdicom_tagSub.pool import WorkerPool
 
 CHUNK_MAX: int = 16
 CHUNKS_PER_WORKER: int = 16
@@ -121,9 +124,9 @@ def worker_run(task: FileTask) -> FileResult:
 def chunk_size(files: int, workers: int) -> int:
     """How many files a worker takes at a time.
 
-    Every chunk costs the parent two thread hand-offs and a message each way (about a
-    millisecond of its CPU under load), so chunks are as large as they can be while still
-    giving each worker many of them, lest one worker idle at the end while another finishes.
+    Every chunk costs the parent a message and a wake-up, so chunks are as large as they can be
+    while still giving each worker many of them, lest one worker idle at the end while another
+    finishes.
 
     Example:
         >>> chunk_size(1000, 2), chunk_size(150, 2), chunk_size(10, 4)
@@ -143,32 +146,38 @@ def startMethod_choose() -> str:
 
 
 class PoolExecutor:
-    """The job in N worker processes, each taking chunks of tasks; results in task order."""
+    """The job in N worker processes, each taking chunks of tasks; results in task order.
+
+    A worker that dies has its files given to a fresh one (``pool.WorkerPool``); on an interrupt,
+    or any error, the workers are stopped before the exception goes on.
+    """
 
     def __init__(self, job: Job, workers: int, files: int) -> None:
         self.job: Job = job
         self.workers: int = workers
         self.chunk: int = chunk_size(files, workers)
-        self.pool: Any = None
+        self.pool: WorkerPool | None = None
 
     def __enter__(self) -> PoolExecutor:
-        import multiprocessing
+        from pfdicom_tagSub.pool import WorkerPool  # multiprocessing only when there are workers
 
         method: str = startMethod_choose()
         if method == "fork":
             self.job.libraries_load()
-        context: Any = multiprocessing.get_context(method)
-        self.pool = context.Pool(self.workers, initializer=worker_init, initargs=(self.job,))
-        self.pool.__enter__()
+        pool: WorkerPool = WorkerPool(self.job, self.workers, self.chunk, method)
+        pool.start()
+        self.pool = pool
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self.pool.__exit__(kind, error, trace)
+        if self.pool is not None:
+            self.pool.stop(graceful=kind is None)
 
     def results(self, tasks: Iterable[FileTask]) -> Iterator[FileResult]:
-        return self.pool.imap(worker_run, tasks, chunksize=self.chunk)
+        assert self.pool is not None, "results asked outside the with block"
+        return self.pool.results(tasks)
 
 
 def executor_make(job: Job, workers: int, files: int, dask: str = "", daskTimeout: float = 30) -> Executor:

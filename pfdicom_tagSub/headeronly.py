@@ -42,6 +42,7 @@ from pydicom.filereader import read_dataset, read_partial
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
+from pfdicom_tagSub.bounds import DEFLATED_UID, FileReader, depth_check
 from pfdicom_tagSub.models import Change, Template
 from pfdicom_tagSub.output import temp_write
 from pfdicom_tagSub.pixels import PIXEL_TAGS, PixelSpan, pixelSpan_read
@@ -57,6 +58,7 @@ from pfdicom_tagSub.whole import (
 
 PREAMBLE_BYTES: int = 128
 DICOM_PREFIX: bytes = b"DICM"
+HEAD_BYTES: int = 1024  # the preamble, and enough of the file meta to see its transfer syntax
 PIXEL_GROUP: int = 0x7FE0
 PIXEL_WORD: str = "pixeldata"  # PixelData, FloatPixelData, DoubleFloatPixelData, in any case
 NOT_IN_DATA_SET: frozenset[int] = frozenset({0x0000, 0x0002})  # dcmwrite refuses these groups there
@@ -230,10 +232,14 @@ def headerFile_read(path: str) -> HeaderFile | None:
 
 
 def headerFile_tryRead(path: str) -> HeaderFile | None:
-    """``headerFile_read``, raising what pydicom raises."""
-    with open(path, "rb") as stream:
-        size: int = os.fstat(stream.fileno()).st_size
-        if stream.read(PREAMBLE_BYTES + len(DICOM_PREFIX))[PREAMBLE_BYTES:] != DICOM_PREFIX:
+    """``headerFile_read``, raising what pydicom raises, and what the bounds on a hostile file's
+    work raise (``bounds``: lengths beyond the file, zero bytes for elements, too many elements,
+    sequences nested too deep); a deflated file is left to the whole read, which bounds its
+    inflating."""
+    with FileReader(path) as stream:
+        size: int = stream.size
+        head: bytes = stream.read(HEAD_BYTES)
+        if head[PREAMBLE_BYTES : PREAMBLE_BYTES + len(DICOM_PREFIX)] != DICOM_PREFIX or DEFLATED_UID in head:
             return None
         stream.seek(0)
         stop: PixelStop = PixelStop()
@@ -261,7 +267,8 @@ def headerFile_tryRead(path: str) -> HeaderFile | None:
             header = HeaderFile(path, dataset, source, pixel, stop.tag, size, syntax)
             if pixel.end < size and not trailing_read(stream, header):
                 return None
-    return header if dataset_hasContent(dataset) else None
+    depth_check(header.dataset)
+    return header if dataset_hasContent(header.dataset) else None
 
 
 def trailing_read(stream: BinaryIO, header: HeaderFile) -> bool:

@@ -216,6 +216,8 @@ EXIT STATUS
     1   a file failed, or the run could not start
     2   bad arguments, bad rules or a bad profile; nothing was written. A run with no
         rules, no --profile and no --removePrivateTags is exit 2: nothing to de-identify.
+    130 interrupted by Ctrl-C, 143 by SIGTERM: "interrupted: N of M files written;
+        run again to complete"; every output written so far is whole
 
     Messages never show element values; --dryRun and -v 5 do, when asked.
 

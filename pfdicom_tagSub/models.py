@@ -257,7 +257,8 @@ class RunRecord:
     """The counts and lists of a run, filled one result at a time; holds no element values.
 
     Lists are kept for what the user must act on (failures, non-DICOM files); files kept because
-    their output exists are counted, and the first ``LISTED_EXISTING_MAX`` named.
+    their output exists are counted, and the first ``LISTED_EXISTING_MAX`` named. ``walked`` says
+    that the walk is over, so that ``filesFound`` is the run's whole count.
     """
 
     filesFound: int = 0
@@ -279,6 +280,7 @@ class RunRecord:
     notWalked: list[str] = field(default_factory=list)
     ruleSkips: Counter[RuleSkip] = field(default_factory=Counter)
     regexHits: set[int] = field(default_factory=set)
+    walked: bool = False
 
     def result_add(self, result: FileResult) -> None:
         """Count one file's result."""

@@ -125,6 +125,8 @@ class TagSubOptions:
     def __post_init__(self) -> None:
         self.dateShiftRange = self.dateShiftRange.strip() or "-1095:-1"  # a wrapper's '' is "not given"
         dateShiftRange_parse(self.dateShiftRange)
+        if self.threads is not None and self.threads < 0:
+            raise UsageError(f"--threads {self.threads}: the number of workers must be 0 or more")
 
     @classmethod
     def fromDict(cls, values: dict[str, object]) -> TagSubOptions:
@@ -155,16 +157,6 @@ class TagSubOptions:
             else:
                 kwargs[item.name] = str(raw)
         return cls(**kwargs)  # type: ignore[arg-type]  # keys are field names, values coerced above
-
-    @property
-    def workers(self) -> int:
-        """How many worker processes: ``--threads`` (0 and 1 both mean one), else one per core the
-        process may use (``cores``)."""
-        if self.threads is not None:
-            return max(1, self.threads)
-        from pfdicom_tagSub.cores import cores_available
-
-        return cores_available()
 
     @property
     def inPlace(self) -> bool:

@@ -12,12 +12,12 @@ left is removed by the next run on the same host (``tempDirs_sweep``), once its 
 Key components:
     - name_safe, suffix_of, outputName_make: the output file's name
     - TempDir, tempDir_owner, tempDirs_sweep: the run's temporary directory, and stale ones
-    - OutputDirs: output directories created once per process
     - dataset_write: a data set written whole under a temporary name (``encode`` encodes it)
     - temp_write: a file written under a temporary name by a given function (the header-only write)
     - output_place: the atomic, no-clobber rename of a finished output
     - OutputCommitter: the parent's claims and placements, in input order
-    - outputRoot_prepare: the output root created and proved writable
+    - runOutput_prepare, tempDir_create: the output root created and proved writable; the run's
+      temporary directory
 
 Typical usage:
     result.tempPath = dataset_write(dataset, "/out/a")
@@ -25,6 +25,7 @@ Typical usage:
 
 Dependencies:
     - pydicom, to write the data set
+    - pfdicom_tagSub.directories, the output directories
     - pfdicom_tagSub.template, plan, for ``--outputFileStem``
 """
 
@@ -46,6 +47,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from pfdicom_tagSub.directories import OutputDirs
 from pfdicom_tagSub.encode import dataset_encode
 from pfdicom_tagSub.errors import OutputError, RunError, oserror_reason
 from pfdicom_tagSub.functions import Context
@@ -190,43 +192,18 @@ class TempDir:
         host: str = host_name()
         path: str = os.path.join(root, f"{TEMP_PREFIX}{host}-{os.getpid()}-{secrets.token_hex(8)}")
         os.mkdir(path, 0o700)
-        with open(os.path.join(path, TEMP_OWNER), "w", encoding="utf-8") as owner:
-            owner.write(f"{TEMP_OWNER_HEADER}\nhost {host}\npid {os.getpid()}\n")
+        try:
+            with open(os.path.join(path, TEMP_OWNER), "w", encoding="utf-8") as owner:
+                owner.write(f"{TEMP_OWNER_HEADER}\nhost {host}\npid {os.getpid()}\n")
+        except BaseException:  # without its owner file no later run would ever remove it
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         return cls(path)
 
     def remove(self) -> None:
         """Remove the directory and whatever is left in it (a dead worker's half-written file, say)."""
         for _attempt in range(3):  # a --dask worker may add a file while it is removed, none once it is gone
             shutil.rmtree(self.path, ignore_errors=True)
-
-
-@dataclass
-class OutputDirs:
-    """The output directories this process has created, each once.
-
-    Attributes:
-        prepared: the directories done.
-    """
-
-    prepared: set[str] = field(default_factory=set)
-
-    def __getstate__(self) -> dict[str, object]:
-        """A worker process starts with none prepared."""
-        return {"prepared": set()}
-
-    def prepare(self, directory: str) -> None:
-        """Create a directory that outputs will be placed in, once per process.
-
-        Raises:
-            OutputError: it cannot be created.
-        """
-        if directory in self.prepared:
-            return
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as err:
-            raise OutputError(f"cannot create output directory {directory}: {err.strerror or err}") from None
-        self.prepared.add(directory)
 
 
 def dataset_write(dataset: Dataset, directory: str, finalPath: str) -> str:
@@ -336,11 +313,13 @@ class OutputCommitter:
 
     Attributes:
         overwrite: replace final files that exist.
+        outputDirs: the output directories, created as outputs are placed.
         claims: output path to the input that claimed it, for the current directory.
         claimsDir: the directory whose claims are held.
     """
 
     overwrite: bool
+    outputDirs: OutputDirs = field(default_factory=OutputDirs)
     claims: dict[str, str] = field(default_factory=dict)
     claimsDir: str = ""
 
@@ -367,7 +346,12 @@ class OutputCommitter:
     def place(self, result: FileResult) -> None:
         """Move a claimed output from its temporary name to its final one."""
         try:
+            self.outputDirs.prepare(os.path.dirname(result.outputPath))
             placed: bool = output_place(result.tempPath, result.outputPath, self.overwrite)
+        except OutputError as err:
+            temp_discard(result)
+            result.outcome, result.reason = "failed", f"not written: {err}"
+            return
         except OSError as err:
             temp_discard(result)
             result.outcome, result.reason = (
@@ -380,25 +364,9 @@ class OutputCommitter:
             result.outcome, result.reason = "exists", "output appeared meanwhile, kept"
 
 
-def runOutput_prepare(root: Path, dryRun: bool) -> TempDir | None:
-    """Prepare a run's output root: created and writable, stale temporary directories swept, this
-    run's own created; a dry run only checks that it could be written and creates nothing.
-
-    Raises:
-        RunError: it cannot be created or written.
-    """
-    outputRoot_prepare(root, dryRun)
-    if dryRun:
-        return None
-    tempDirs_sweep(str(root))
-    try:
-        return TempDir.create(str(root))
-    except OSError as err:
-        raise RunError(f"output directory {root}: cannot write: {err.strerror or err}") from None
-
-
-def outputRoot_prepare(root: Path, dryRun: bool) -> None:
-    """Create the output root and prove it writable; a dry run only checks that it could be.
+def runOutput_prepare(root: Path, dryRun: bool, outputDirs: OutputDirs) -> None:
+    """Prepare a run's output root: created (and noted in ``outputDirs``) and writable, the stale
+    temporary directories of killed runs swept; a dry run only checks that it could be written.
 
     Raises:
         RunError: it cannot be created or written.
@@ -411,9 +379,25 @@ def outputRoot_prepare(root: Path, dryRun: bool) -> None:
             raise RunError(f"output directory {root}: cannot write: Permission denied")
         return
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        outputDirs.prepare(str(root))
+    except OutputError as err:
+        raise RunError(str(err)) from None
+    try:
         # a nameless file where the system allows (O_TMPFILE): a kill leaves nothing behind
         with tempfile.TemporaryFile(dir=root):
             pass
+    except OSError as err:
+        raise RunError(f"output directory {root}: cannot write: {err.strerror or err}") from None
+    tempDirs_sweep(str(root))
+
+
+def tempDir_create(root: Path) -> TempDir:
+    """The run's temporary directory at the output root.
+
+    Raises:
+        RunError: it cannot be created.
+    """
+    try:
+        return TempDir.create(str(root))
     except OSError as err:
         raise RunError(f"output directory {root}: cannot write: {err.strerror or err}") from None

@@ -116,12 +116,12 @@ class pfdicom_tagSub(pfdicom):
     def start_report(self) -> None:
         """The start line: version, roots, profile, rules, workers and shard."""
         config: TagSubOptions = self.config
-        workers: str = f"Dask cluster {config.dask}" if config.dask else f"{config.workers} workers"
+        workers: str = f"Dask cluster {config.dask}" if config.dask else report.plural(self.workers, "worker")
         shard: str = f", shard {self.shard}" if self.shard else ""
         profile: str = f"--profile {self.profile.text}, " if self.profile is not None else ""
         self.dp.qprint(
             f"{self.__name__} {self.str_version}: {self.inputPath} -> {self.outputPath}, "
-            f"{profile}{len(self.d_tagStruct)} rules, {workers}{shard}",
+            f"{profile}{report.plural(len(self.d_tagStruct), 'rule')}, {workers}{shard}",
             level=1,
         )
 

@@ -6,6 +6,7 @@ be logged.
 Key components:
     - summary_lines: the record as the lines of the end-of-run summary
     - notes_lines: warnings about rules (unmatched regexes, rules skipped for absent references)
+    - interrupted_line: what a run ended by Ctrl-C or SIGTERM says
     - tagSub_toDict: the record as the ``d_tagSub`` part of the run's return value
     - change_describe: one change as the dry run prints it (the one place values are shown)
 
@@ -45,6 +46,23 @@ def counts_line(record: RunRecord, dryRun: bool = False) -> str:
         f"{record.filesExisting} kept (output exists), {record.filesNotDicom} not DICOM, "
         f"{record.filesFailed} failed"
     )
+
+
+def interrupted_line(record: RunRecord | None, dryRun: bool = False) -> str:
+    """What an interrupted run says: how far it got, and that running again completes it.
+
+    Example:
+        >>> interrupted_line(RunRecord(filesFound=10, filesSaved=3, walked=True))
+        'interrupted: 3 of 10 files written; run again to complete'
+        >>> interrupted_line(None)
+        'interrupted before any file was processed; run again to complete'
+    """
+    if record is None or not record.walked:
+        return "interrupted before any file was processed; run again to complete"
+    done: str = f"{record.filesPlanned} of {plural(record.filesFound, 'file')} planned (dry run)"
+    if not dryRun:
+        done = f"{record.filesSaved} of {plural(record.filesFound, 'file')} written"
+    return f"interrupted: {done}; run again to complete"
 
 
 def value_show(value: str | None, absent: str) -> str:
@@ -99,10 +117,7 @@ def summary_lines(record: RunRecord, dryRun: bool = False, verify: bool = False)
         lines.append(verify_line(record))
     lines += entries_lines("failed", record.failed)
     lines += entries_lines("not DICOM (skipped)", record.notDicom)
-    if record.walkErrors:
-        lines.append("not walked:")
-        lines += [f"  {error}" for error in record.walkErrors]
-    return lines
+    return lines  # what could not be walked was said at once, one error line each
 
 
 def notes_lines(record: RunRecord, unmatched: list[str]) -> list[str]:
@@ -111,10 +126,11 @@ def notes_lines(record: RunRecord, unmatched: list[str]) -> list[str]:
         f"{key} matched nothing in the {plural(record.filesAnalyzed, 'file')} analyzed" for key in unmatched
     ]
     if record.filesExisting:
-        verb: str = "was" if record.filesExisting == 1 else "were"
+        one: bool = record.filesExisting == 1
         lines.append(
-            f"{plural(record.filesExisting, 'output')} existed and {verb} kept as they were, "
-            "without these rules: use --overwrite to replace them"
+            f"{plural(record.filesExisting, 'output')} existed and {'was' if one else 'were'} kept as "
+            f"{'it was' if one else 'they were'}, without these rules: use --overwrite to replace "
+            f"{'it' if one else 'them'}"
         )
     if record.filesTiffPreamble:
         lines.append(

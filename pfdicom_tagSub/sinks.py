@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pfdicom_tagSub.console import PROGRAM, Console
+from pfdicom_tagSub.console import PROGRAM, Console, surrogates_escape
 from pfdicom_tagSub.errors import RunError, UsageError
 from pfdicom_tagSub.models import Change, FileResult, RunRecord, TagSubOptions, tag_format
 from pfdicom_tagSub.report import change_describe, plural
@@ -147,7 +147,10 @@ class ProgressSink:
         if verbosity >= 2 or (verbosity == 1 and os.isatty(2)):
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="file", desc=PROGRAM, dynamic_ncols=True, mininterval=0.5)
+            class Bar(tqdm):
+                monitor_interval = 0  # no monitor thread: worker processes are forked from a single thread
+
+            self.bar = Bar(total=total, unit="file", desc=PROGRAM, dynamic_ncols=True, mininterval=0.5)
 
     def result_take(self, result: FileResult) -> None:
         if self.bar is not None:
@@ -285,10 +288,12 @@ class AuditSink:
             "INSERT INTO files (run_id, input_path, output_path, status, reason) VALUES (?, ?, ?, ?, ?)",
             (
                 self.runId,
-                os.path.abspath(result.inputPath),
-                os.path.abspath(result.outputPath) if result.outcome == "written" else None,
+                surrogates_escape(os.path.abspath(result.inputPath)),
+                surrogates_escape(os.path.abspath(result.outputPath))
+                if result.outcome == "written"
+                else None,
                 result.outcome,
-                result.reason or None,
+                surrogates_escape(result.reason) or None,
             ),
         )
         if result.outcome == "written":
@@ -344,9 +349,11 @@ def sinks_make(config: TagSubOptions, record: RunRecord, console: Console, versi
     if config.audit:
         run: dict[str, str] = {
             "version": version,
-            "inputDir": os.path.abspath(config.inputDir),
-            "outputDir": os.path.abspath(config.inputDir if config.inPlace else config.outputDir),
-            "options": options_forAudit(config),
+            "inputDir": surrogates_escape(os.path.abspath(config.inputDir)),
+            "outputDir": surrogates_escape(
+                os.path.abspath(config.inputDir if config.inPlace else config.outputDir)
+            ),
+            "options": surrogates_escape(options_forAudit(config)),
         }
         sinks.append(AuditSink(config.audit, run, record))
     sinks.append(ProgressSink(record.filesFound, config.verbosity))

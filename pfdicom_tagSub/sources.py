@@ -19,13 +19,13 @@ Dependencies:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from pfdicom_tagSub.errors import RuleError, UsageError
 from pfdicom_tagSub.models import TagSubOptions
 from pfdicom_tagSub.profiles import Profile, profile_build
 
 NOTHING_TO_DO: str = "nothing to de-identify: give rules (-T/-F/-n) or --profile"
+RULES_BYTES_MAX: int = 16 << 20
 
 
 def pairs_unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -101,6 +101,25 @@ def tagInfo_item(item: str, splitKeyValue: str) -> tuple[str, str, str]:
     return item.partition(splitKeyValue)
 
 
+def tagFile_read(path: str) -> str:
+    """The text of a rules file, read no further than ``RULES_BYTES_MAX`` (``/dev/zero`` never ends).
+
+    Raises:
+        RuleError: it cannot be read, is larger than the limit, or is not UTF-8.
+    """
+    try:
+        with open(path, "rb") as stream:
+            data: bytes = stream.read(RULES_BYTES_MAX + 1)
+        if len(data) > RULES_BYTES_MAX:
+            raise RuleError(
+                f"--tagFile {path}: more than {RULES_BYTES_MAX >> 20} MB (the limit): not a rules file"
+            )
+        return data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason: str = getattr(err, "strerror", None) or str(err)
+        raise RuleError(f"--tagFile {path}: cannot read: {reason}") from None
+
+
 def tagStruct_load(options: TagSubOptions) -> dict[str, str]:
     """The rules from whichever of ``tagStruct``, ``tagFile``, ``tagInfo`` is given (at most one).
 
@@ -116,12 +135,7 @@ def tagStruct_load(options: TagSubOptions) -> dict[str, str]:
     if options.tagStruct.strip():
         return json_parse(options.tagStruct, "--tagStruct")
     if options.tagFile.strip():
-        try:
-            text: str = Path(options.tagFile).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            reason: str = getattr(err, "strerror", None) or str(err)
-            raise RuleError(f"--tagFile {options.tagFile}: cannot read: {reason}") from None
-        return json_parse(text, f"--tagFile {options.tagFile}")
+        return json_parse(tagFile_read(options.tagFile), f"--tagFile {options.tagFile}")
     if options.tagInfo.strip():
         return tagInfo_parse(options.tagInfo, options.splitToken, options.splitKeyValue)
     return {}

@@ -41,6 +41,7 @@ from pfdicom_tagSub.models import IN_PLACE, FileTask, TagSubOptions
 from pfdicom_tagSub.output import TEMP_PREFIX, tempDir_owner
 
 NAME_SEPARATOR: str = "\0"
+DIR_DEPTH_MAX: int = 128
 SHARD_FORM = re.compile(r"([0-9]+)/([0-9]+)")
 Shard = tuple[int, int]
 
@@ -149,7 +150,8 @@ class WalkErrors(logging.Handler):
 
 
 class DicomTreeScanner(TreeScanner):
-    """pftree's scanner that skips the output tree and runs' temporary directories, names packed.
+    """pftree's scanner that skips the output tree and runs' temporary directories, names packed,
+    and does not go deeper than ``DIR_DEPTH_MAX`` directories (saying so).
 
     Each directory's names are packed as soon as it is scanned and its per-file sizes dropped,
     so that memory does not grow with the number of files by more than a name's length.
@@ -175,6 +177,14 @@ class DicomTreeScanner(TreeScanner):
             if (status.st_dev, status.st_ino) == self.excluded:
                 return False
         return super().dir_enterable(entry, isLink)
+
+    def subdir_scan(self, path: Path, size: Any, depth: int) -> Any:
+        if depth > DIR_DEPTH_MAX:  # pftree recurses once per level: Python's stack would end first
+            logging.getLogger("pftree").warning(
+                "%s: more than %d directories below the input directory", path, DIR_DEPTH_MAX
+            )
+            return None  # not scanned: no usage to add
+        return super().subdir_scan(path, size, depth)
 
     def dir_scan(self, path: Path, dirSize: Any, depth: int, onSubdir: Any) -> Any:
         index: int = len(self.entries)

@@ -354,10 +354,7 @@ def test_an_output_directory_that_is_a_file_fails_the_files_it_would_hold(
     (tmp_path / "out" / "p1" / "s1").write_text("in the way")
     run = cli(tree, tmp_path / "out", "-T", MARK_RULE)
     assert run.code == 1
-    assert (
-        f"CT_small.dcm: not written: cannot create output directory {tmp_path / 'out/p1/s1'}: File exists"
-        in run.err
-    )
+    assert f"CT_small.dcm: not written: output directory {tmp_path / 'out/p1/s1'} is a file" in run.err
     assert outputs(tmp_path / "out") == ["p1/s1", "p2/s2/MR_small.dcm"]
 
 
@@ -379,7 +376,7 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_shown_escaped(tmp_path: P
     run = cli(root, tmp_path / "out", "-T", '{"PatientID": "X"}', "-v", "5")
     assert run.code == 0
     assert dcm(tmp_path / "out" / name).PatientID == "X"
-    assert "notes-\\udcff.txt" in run.out
+    assert "notes-\\xff.txt" in run.out  # the byte that is not UTF-8, as the file system holds it
 
 
 def test_a_reader_that_goes_away_does_not_end_the_run_in_a_traceback(tree: Path, tmp_path: Path) -> None:

@@ -101,11 +101,11 @@ def start_line(cpus: set[int] | None, *threads: str, tmp_path: Path) -> str:
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
 def test_without_threads_a_run_uses_every_core_it_may_use(tmp_path: Path) -> None:
-    assert start_line({0}, tmp_path=tmp_path).endswith(", 1 workers")
-    workers: int = int(start_line(None, tmp_path=tmp_path).rsplit(", ", 1)[1].split()[0])
+    assert start_line({0}, tmp_path=tmp_path).endswith(", 1 worker")
+    workers: int = int(start_line(None, tmp_path=tmp_path).rsplit(", ", 1)[1].split()[0])  # "N workers"
     assert 1 <= workers <= len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize("threads", ["0", "1"])
 def test_threads_zero_and_one_mean_one_worker(tmp_path: Path, threads: str) -> None:
-    assert start_line(None, "--threads", threads, tmp_path=tmp_path).endswith(", 1 workers")
+    assert start_line(None, "--threads", threads, tmp_path=tmp_path).endswith(", 1 worker")

@@ -330,7 +330,12 @@ SCENARIOS: list[Scenario] = [
         0,
         NOT_DICOM + r"no DICM prefix and not a readable data set \(.+\)",
     ),
-    Scenario("zero_filled_file", bad_bytes(bytes(4096)), 0, NOT_DICOM + "no DICOM elements found"),
+    Scenario(
+        "zero_filled_file",
+        bad_bytes(bytes(4096)),
+        0,
+        NOT_DICOM + "no DICM prefix at byte 128 and no DICOM data set at the start",
+    ),
     Scenario("fifo_named_dcm", bad_fifo, 0, NOT_DICOM + "not a regular file"),
     Scenario(
         "directory_named_x_dcm",
@@ -587,7 +592,7 @@ SCENARIOS: list[Scenario] = [
         "output_directory_under_a_file",
         bad_outputUnderFile,
         1,
-        "output directory {bad}: cannot write: Not a directory",
+        "output directory {bad}: \\S+/blocker is a file",
         written=(),
         extra=("-O", "{bad}"),
     ),
