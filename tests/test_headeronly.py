@@ -27,7 +27,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit
 
-from pfdicom_tagSub.dicomfile import FileJob, preamble_clear
+from pfdicom_tagSub.dicomfile import FileJob, dicom_read, preamble_clear
 from pfdicom_tagSub.functions import Context
 from pfdicom_tagSub.keys import Key
 from pfdicom_tagSub.models import FileResult, FileTask, TagSubOptions
@@ -110,10 +110,12 @@ def both_ways(
 
 
 def pydicom_writes(path: Path, job: FileJob) -> bytes:
-    """What pydicom writes for a file with the job's changes: ``dcmread``, apply, ``save_as``."""
+    """What pydicom writes for a file with the job's changes, read as the tool always has read it
+    (``dicom_read``: pydicom's ``dcmread`` with the bounds and checks), planned, applied, and
+    written by ``save_as``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        dataset: Dataset = pydicom.dcmread(path)
+        dataset: Dataset = dicom_read(str(path))
         planned = plan(
             dataset, job.ruleset, job.options.topLevelOnly, job.options.removePrivateTags, job.context
         )

@@ -183,8 +183,8 @@ def test_an_output_subdirectory_that_is_a_dangling_link_fails_its_files_and_only
 
 
 def test_counts_of_one_are_singular(sandbox: Sandbox) -> None:
-    first = command_measure(
-        "-I", sandbox.input, "-O", sandbox.output, "-T", '{"PatientName": "ANON^PATIENT"}'
+    first = command_measure(  # one worker: without --threads, one per core (issue 12)
+        "-I", sandbox.input, "-O", sandbox.output, "-T", '{"PatientName": "ANON^PATIENT"}', "--threads", "1"
     )
     line_assert(
         first, 0, re.escape(f"pfdicom_tagSub 4.0.0: {sandbox.input} -> {sandbox.output}, 1 rule, 1 worker")
