@@ -50,7 +50,6 @@ IMPLICIT_HEADER: dict[bool, Struct] = {True: Struct("<HHL"), False: Struct(">HHL
 LONG_LENGTH: dict[bool, Struct] = {True: Struct("<L"), False: Struct(">L")}
 ITEM: dict[bool, bytes] = {True: b"\xfe\xff\x00\xe0", False: b"\xff\xfe\xe0\x00"}
 SEQUENCE_END: dict[bool, bytes] = {True: b"\xfe\xff\xdd\xe0\0\0\0\0", False: b"\xff\xfe\xe0\xdd\0\0\0\0"}
-RESERVED: bytes = b"\0\0"
 ITEM_END: dict[bool, bytes] = {True: b"\xfe\xff\x0d\xe0\0\0\0\0", False: b"\xff\xfe\xe0\x0d\0\0\0\0"}
 
 
@@ -106,28 +105,21 @@ def raw_range(
 ) -> tuple[int, int] | None:
     """``element_range`` of an element pydicom has not converted.
 
-    pydicom read its tag, VR and length from the very header it is copied with, so only what
-    pydicom writes otherwise is looked at: the reserved bytes of a 4-byte length, the length of an
-    undefined length's delimiter, a VR it did not read (an implicit element in an explicit data
-    set), a value shorter than its length.
+    pydicom read its tag, VR and length from the header it is copied with; the header is read
+    again all the same, to be sure that ``source`` holds the bytes pydicom read (not those of a
+    deflated data set, say), and for what pydicom writes otherwise: the reserved bytes of a
+    4-byte length, the length of an undefined length's delimiter, a VR it did not read (an
+    implicit element in an explicit data set), a value shorter than its length.
     """
     value: bytes | None = element.value
     if value is None or element.is_implicit_VR != implicit or element.is_little_endian != little:
         return None
     valueStart: int = element.value_tell + shift
-    if implicit:
-        start: int = valueStart - 8
-    elif element.VR in EXPLICIT_VR_LENGTH_32:
-        start = valueStart - 12
-        if source[valueStart - 6 : valueStart - 4] != RESERVED:
-            return None
-    elif element.VR is not None:
-        start = valueStart - 8
-    else:
+    start: int = valueStart - (12 if not implicit and element.VR in EXPLICIT_VR_LENGTH_32 else 8)
+    # int(): a BaseTag compares in Python
+    if header_read(source, start, implicit, little, element.VR) != (int(element.tag), element.length):
         return None
     end: int = valueStart + len(value)
-    if start < 0 or end > len(source):
-        return None
     if element.length != UNDEFINED_LENGTH:
         return (start, end) if len(value) == element.length else None
     if element.tag == PIXEL_DATA and not value.startswith(ITEM[little]):
