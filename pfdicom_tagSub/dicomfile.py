@@ -1,16 +1,19 @@
-"""One DICOM file: read it whole, plan its changes, apply them, write it; the per-file error boundary.
+"""One DICOM file: read it, plan its changes, apply them, write it; the per-file error boundary.
 
 A file goes through ``FileJob.file_process``: read with pydicom (a file that is not DICOM is
 recognised and skipped, one cut short is refused), planned (``plan``: a list of changes, every
-result checked for its element), the changes applied, and the file written whole under a
-temporary name for the parent to place (``output``); with ``--verify``, that file is searched
-for the original values (``verify``) and removed if one is found. Whatever goes wrong with one
-file is caught here and recorded in its result, so that its neighbours carry on.
+result checked for its element), the changes applied, and the output written under a temporary
+name for the parent to place (``output``); with ``--verify``, that file is searched for the
+original values (``verify``) and removed if one is found. A file takes the header-only way
+where it can (``headeronly``: its header read, planned and written by pydicom, its pixel data
+and what follows copied from the input), else the whole read, which is the way of every file it
+does not cover and says what is wrong with one. Whatever goes wrong with one file is caught here
+and recorded in its result, so that its neighbours carry on.
 
 Key components:
     - dicom_read: a path to a Dataset, or NotDicomError / DicomReadError, in bounded work
-    - dataset_checkWhole: refuse a data set shorter than its file
     - FileJob: the per-file work, picklable so that worker processes can run it
+    - changes_take, output_check, failure_record: applying, ``--verify``, recording a failure
 
 Typical usage:
     job = FileJob(options, rules_compile(tagStruct), stem=None)
@@ -18,8 +21,8 @@ Typical usage:
 
 Dependencies:
     - pydicom, to read
-    - pfdicom_tagSub.bounds, the bounds on a hostile file's work
-    - pfdicom_tagSub.plan, sequences, output, functions, rules, verify
+    - pfdicom_tagSub.bounds (the bounds on a hostile file's work), whole (a file read whole)
+    - pfdicom_tagSub.headeronly, plan, output, functions, rules, verify
 """
 
 from __future__ import annotations

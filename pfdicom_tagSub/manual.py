@@ -200,7 +200,9 @@ VERIFY
 
 SCALE
 
-    --threads N runs N worker processes on this machine. --dask tcp://HOST:8786 runs the
+    --threads N runs N worker processes on this machine (0 or 1: one); without it, one per
+    core the process may use (its CPU affinity, capped by a cgroup CPU quota: a container
+    limited to 2 CPUs uses 2), no more than the files. --dask tcp://HOST:8786 runs the
     files, in batches, on the workers of that Dask distributed cluster (pip install
     'pfdicom_tagSub[dask]'; the workers need this same version and the same paths, on a
     shared file system); outputs, record and audit are those of a local run. A worker that
