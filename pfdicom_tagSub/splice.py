@@ -48,7 +48,15 @@ PAGE_BYTES: int = mmap.PAGESIZE
 ALIASING_BYTES: int = 64  # a cache line
 LOOP_CHUNK: int = 1 << 20
 # copy_file_range refuses these between file systems, on old kernels, or on some file systems
-KERNEL_REFUSALS: frozenset[int] = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL})
+KERNEL_REFUSALS: frozenset[int] = frozenset(
+    {
+        errno.EXDEV,
+        errno.ENOSYS,
+        errno.EOPNOTSUPP,
+        errno.EINVAL,
+        errno.ENOTSOCK,
+    }  # ENOTSOCK: sendfile elsewhere
+)
 SHORT_HEADER: dict[bool, Struct] = {True: Struct("<HH2sH"), False: Struct(">HH2sH")}
 IMPLICIT_HEADER: dict[bool, Struct] = {True: Struct("<HHL"), False: Struct(">HHL")}
 LONG_LENGTH: dict[bool, Struct] = {True: Struct("<L"), False: Struct(">L")}
@@ -365,7 +373,7 @@ def loop_copy(source: int, target: int, offset: int, count: int) -> None:
     view: memoryview = memoryview(copyBuffer_get())[start : start + LOOP_CHUNK]
     try:
         while count > 0:
-            done: int = os.preadv(source, [view[: min(count, LOOP_CHUNK)]], offset)
+            done: int = chunk_read(source, view[: min(count, LOOP_CHUNK)], offset)
             if done == 0:
                 raise OSError(errno.EIO, "the input ended before its pixel data did")
             written: int = 0
@@ -374,6 +382,15 @@ def loop_copy(source: int, target: int, offset: int, count: int) -> None:
             offset, count = offset + done, count - done
     finally:
         view.release()
+
+
+def chunk_read(source: int, into: memoryview, offset: int) -> int:
+    """Read into a buffer from a position; the bytes read (``preadv`` where the system has it)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(source, [into], offset)
+    data: bytes = os.pread(source, len(into), offset)
+    into[: len(data)] = data
+    return len(data)
 
 
 @functools.cache
