@@ -295,10 +295,21 @@ def fileMeta_splice(stream: DicomBytesIO, fileMeta: FileMetaDataset, source: byt
     buffer.is_implicit_VR = False
     dataset_splice(buffer, fileMeta, source)
     if "FileMetaInformationGroupLength" in fileMeta:
-        fileMeta.FileMetaInformationGroupLength = buffer.tell() - GROUP_LENGTH_BYTES
-        buffer.seek(0)
-        write_data_element(buffer, fileMeta[0x00020000])
+        length: int = buffer.tell() - GROUP_LENGTH_BYTES
+        if not groupLength_isWritten(fileMeta, source, length):
+            fileMeta.FileMetaInformationGroupLength = length
+            buffer.seek(0)
+            write_data_element(buffer, fileMeta[0x00020000])
     stream.write(buffer.getvalue())
+
+
+def groupLength_isWritten(fileMeta: FileMetaDataset, source: bytes, length: int) -> bool:
+    """Whether the file meta's group length was copied as read and already says ``length``: pydicom
+    would write the same 12 bytes again."""
+    element: object = fileMeta.get_item(0x00020000)
+    if not isinstance(element, RawDataElement) or element_range(element, source, False, True) is None:
+        return False
+    return element.value == length.to_bytes(4, "little")
 
 
 def header_splice(dataset: Dataset, source: bytes, encoding: tuple[bool, bool], below: int | None) -> bytes:
