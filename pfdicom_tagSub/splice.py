@@ -9,10 +9,13 @@ so the bytes are those pydicom writes. The pixel data and what follows it are co
 to file by the kernel (``range_copy``).
 
 Key components:
-    - element_range: where a raw element lies in the input, when pydicom would write it as it lies
+    - element_range: where an element lies in the input (a raw one, an empty one pydicom
+      converted, a sequence item by item), when pydicom would write it as it lies
     - dataset_splice: pydicom's ``write_dataset``, unchanged elements copied from the input
-    - fileMeta_splice: pydicom's ``write_file_meta_info``, likewise
-    - range_copy: a range of one file appended to another, in the kernel where it can be
+    - fileMeta_splice, header_splice: pydicom's ``write_file_meta_info`` and ``dcmwrite`` (up to the
+      pixel data), likewise
+    - range_copy: a range of one file appended to another, in the kernel where it is fast, else
+      through a buffer placed against 4 KB aliasing
 
 Typical usage:
     fileMeta_splice(stream, dataset.file_meta, source)
@@ -47,15 +50,10 @@ COPY_CHUNK: int = 1 << 30
 PAGE_BYTES: int = mmap.PAGESIZE
 ALIASING_BYTES: int = 64  # a cache line
 LOOP_CHUNK: int = 1 << 20
-# copy_file_range refuses these between file systems, on old kernels, or on some file systems
+# copy_file_range and sendfile refuse these between file systems, on old kernels, on some file
+# systems, and (sendfile outside Linux) to a file that is not a socket
 KERNEL_REFUSALS: frozenset[int] = frozenset(
-    {
-        errno.EXDEV,
-        errno.ENOSYS,
-        errno.EOPNOTSUPP,
-        errno.EINVAL,
-        errno.ENOTSOCK,
-    }  # ENOTSOCK: sendfile elsewhere
+    {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTSOCK}
 )
 SHORT_HEADER: dict[bool, Struct] = {True: Struct("<HH2sH"), False: Struct(">HH2sH")}
 IMPLICIT_HEADER: dict[bool, Struct] = {True: Struct("<HHL"), False: Struct(">HHL")}
