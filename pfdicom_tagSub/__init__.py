@@ -17,7 +17,7 @@ Typical usage:
 
 from __future__ import annotations
 
-__version__: str = "4.0.0"
+__version__: str = "5.0.0"
 __pkg_name__: str = "pfdicom_tagSub"
 
 __all__ = ["__version__"]

@@ -105,22 +105,6 @@ class SerialExecutor:
         return map(self.job.file_process, tasks)
 
 
-_workerJob: Job | None = None
-
-
-def worker_init(job: Job) -> None:
-    """Give a worker process the run's job, once."""
-    global _workerJob
-    _workerJob = job
-    warnings.simplefilter("ignore")
-
-
-def worker_run(task: FileTask) -> FileResult:
-    """Process one file in a worker process."""
-    assert _workerJob is not None, "worker_init has not run"
-    return _workerJob.file_process(task)
-
-
 def chunk_size(files: int, workers: int) -> int:
     """How many files a worker takes at a time.
 

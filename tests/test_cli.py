@@ -167,7 +167,7 @@ def test_json_prints_the_run_record_without_original_values(tree: Path, tmp_path
     assert record["status"] is True and record["exitCode"] == 0
     for original in ("CompressedSamples", "1CT1", "4MR1", "JFK IMAGING"):
         assert original not in run.out
-    assert "pfdicom_tagSub 4.0.0" in run.err  # status lines move to stderr, stdout stays JSON
+    assert "pfdicom_tagSub 5.0.0" in run.err  # status lines move to stderr, stdout stays JSON
 
 
 def test_print_elapsed_time_prints_the_wall_time(tree: Path, tmp_path: Path, cli) -> None:
@@ -179,7 +179,7 @@ def test_print_elapsed_time_prints_the_wall_time(tree: Path, tmp_path: Path, cli
 @pytest.mark.parametrize(
     ("flag", "expected"),
     [
-        ("--version", "Version: 4.0.0"),
+        ("--version", "Version: 5.0.0"),
         ("-x", "RULES"),
         ("--man", "EXIT STATUS"),
         ("-y", "SYNOPSIS"),
@@ -255,8 +255,8 @@ def test_a_regex_that_matched_nothing_is_warned_about_at_the_end(tree: Path, tmp
 @pytest.mark.parametrize(
     ("verbosity", "expected", "unexpected"),
     [
-        ("0", [], ["pfdicom_tagSub 4.0.0", "files found"]),
-        ("1", ["pfdicom_tagSub 4.0.0", "3 files found"], ["CT_small.dcm"]),
+        ("0", [], ["pfdicom_tagSub 5.0.0", "files found"]),
+        ("1", ["pfdicom_tagSub 5.0.0", "3 files found"], ["CT_small.dcm"]),
         ("3", ["2 files ->", "  CT_small.dcm"], ["saved:"]),
         ("5", ["saved: ", "CT_small.dcm (8 changes)", "skipped: "], []),
     ],
@@ -300,7 +300,7 @@ def test_the_installed_console_script_runs_the_readme_example(tmp_path: Path) ->
     ]
     assert "5 files found: 4 read, 4 written, 0 kept (output exists), 1 not DICOM, 0 failed" in run.out
     version = script_run("--version")
-    assert (version.code, version.out) == (0, "Name:    pfdicom_tagSub\nVersion: 4.0.0\n")
+    assert (version.code, version.out) == (0, "Name:    pfdicom_tagSub\nVersion: 5.0.0\n")
 
 
 @pytest.mark.parametrize(

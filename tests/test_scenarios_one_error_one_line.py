@@ -187,7 +187,7 @@ def test_counts_of_one_are_singular(sandbox: Sandbox) -> None:
         "-I", sandbox.input, "-O", sandbox.output, "-T", '{"PatientName": "ANON^PATIENT"}', "--threads", "1"
     )
     line_assert(
-        first, 0, re.escape(f"pfdicom_tagSub 4.0.0: {sandbox.input} -> {sandbox.output}, 1 rule, 1 worker")
+        first, 0, re.escape(f"pfdicom_tagSub 5.0.0: {sandbox.input} -> {sandbox.output}, 1 rule, 1 worker")
     )
     (sandbox.output / GOOD[0]).unlink()
     again = command_measure("-I", sandbox.input, "-O", sandbox.output, "-T", RULES)
