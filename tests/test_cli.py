@@ -336,7 +336,7 @@ def test_syslog_prefixes_lines_with_time_host_and_program(tree: Path, tmp_path: 
     assert run.code == 0
     first = run.out.splitlines()[0]
     assert re.match(
-        r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ pfdicom_tagSub\[\d+\]: pfdicom_tagSub 4\.0\.0", first
+        r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ pfdicom_tagSub\[\d+\]: pfdicom_tagSub 5\.0\.0", first
     )
 
 
