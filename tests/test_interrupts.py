@@ -35,10 +35,16 @@ def signal_send(number: int) -> None:
 
 @pytest.fixture(autouse=True)
 def handlersKept() -> Iterator[None]:
-    """Every test leaves the handlers of SIGINT and SIGTERM as it found them."""
+    """Every test starts with Python's own SIGINT handler (as in a terminal: under a script's
+    background job or nohup the suite inherits SIGINT ignored, which the code under test keeps
+    ignored), and leaves the handlers of SIGINT and SIGTERM as it found them."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
-    yield
-    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    try:
+        yield
+        assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 @pytest.mark.parametrize(

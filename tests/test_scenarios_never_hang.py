@@ -61,6 +61,12 @@ def signalTree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return inputDir
 
 
+def interactive_signals() -> None:
+    """In the child: SIGINT as an interactive shell leaves it (not ignored, as it is for a job that
+    was started in the background of a script, which the tool rightly leaves ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_start(inputDir: Path, outputDir: Path, *extra: str) -> subprocess.Popen[str]:
     """The command with two workers, in a process group of its own, as a shell starts it."""
     return subprocess.Popen(
@@ -69,6 +75,7 @@ def run_start(inputDir: Path, outputDir: Path, *extra: str) -> subprocess.Popen[
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=interactive_signals,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"},
     )
 
