@@ -32,6 +32,7 @@ import errno
 import functools
 import mmap
 import os
+from collections.abc import Callable
 from struct import Struct
 from typing import Any
 
@@ -349,10 +350,26 @@ def range_copy(source: int, target: int, offset: int, count: int) -> None:
     copier = getattr(os, "copy_file_range", None)
     # the kernel also copies slowly a range that starts as far into a page in both files: the
     # source's first partial page goes alone, and the rest starts on a page boundary
-    step: int = -offset % PAGE_BYTES or COPY_CHUNK
-    while count > 0 and copier is not None:
+    if copier is not None:
+        offset, count = kernel_copy(
+            lambda at, size: copier(source, target, size, at), offset, count, -offset % PAGE_BYTES
+        )
+    if hasattr(os, "sendfile"):
+        offset, count = kernel_copy(lambda at, size: os.sendfile(target, source, at, size), offset, count)
+    loop_copy(source, target, offset, count)
+
+
+def kernel_copy(copy: Callable[[int, int], int], offset: int, count: int, first: int = 0) -> tuple[int, int]:
+    """Copy in the kernel (``copy(offset, size)`` returns the bytes it copied) until ``count`` bytes
+    are copied or the kernel refuses these files; the (offset, count) left for another way.
+
+    Raises:
+        OSError: a failure other than a refusal, or the source ends before ``count`` bytes.
+    """
+    step: int = first or COPY_CHUNK
+    while count > 0:
         try:
-            done: int = copier(source, target, min(count, step), offset)
+            done: int = copy(offset, min(count, step))
         except OSError as err:
             if err.errno not in KERNEL_REFUSALS:
                 raise
@@ -360,17 +377,7 @@ def range_copy(source: int, target: int, offset: int, count: int) -> None:
         if done == 0:
             raise OSError(errno.EIO, "the input ended before its pixel data did")
         offset, count, step = offset + done, count - done, COPY_CHUNK
-    while count > 0 and hasattr(os, "sendfile"):
-        try:
-            done = os.sendfile(target, source, offset, min(count, COPY_CHUNK))
-        except OSError as err:
-            if err.errno not in KERNEL_REFUSALS:
-                raise
-            break
-        if done == 0:
-            raise OSError(errno.EIO, "the input ended before its pixel data did")
-        offset, count = offset + done, count - done
-    loop_copy(source, target, offset, count)
+    return offset, count
 
 
 def loop_copy(source: int, target: int, offset: int, count: int) -> None:
