@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-import resource
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
 import pytest
 
-from tests.conftest import CliRun, console_script
 from tests.safety_support import dataset_save, error_lines, files_under, image_dataset, tree_state
+from tests.scenario_support import Measured, command_measure, observation_record
 
 TIME_LIMIT: float = 60.0
 MEMORY_CAP: int = 1 << 30
@@ -29,23 +27,9 @@ GOOD: tuple[str, ...] = ("a/IM1.dcm", "b/IM2.dcm")
 TEMP_NAME = re.compile(r"\.pfdicom_tagSub-tmp-.*-[0-9]+-[0-9a-f]{16}$|\.part$")
 
 
-def memory_cap() -> None:
-    """In the child: an address-space cap, so that a blowup fails fast instead of swapping."""
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-
-def bounded_run(*args: object, cwd: Path | None = None) -> CliRun:
-    """The installed command, under a time limit and a memory cap."""
-    done = subprocess.run(
-        [str(console_script()), *[str(arg) for arg in args]],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        preexec_fn=memory_cap,
-        timeout=TIME_LIMIT,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    return CliRun(done.returncode, done.stdout, done.stderr)
+def bounded_run(*args: object, cwd: Path | None = None) -> Measured:
+    """The installed command, under a time limit and a memory cap, measured."""
+    return command_measure(*args, cwd=cwd, memoryCap=MEMORY_CAP, timeLimit=TIME_LIMIT)
 
 
 @dataclass
@@ -96,21 +80,25 @@ def temporaries(root: Path, inputs: tuple[str, ...] = ()) -> list[str]:
     ]
 
 
-def outcome_assert(run: CliRun, code: int, line: str) -> None:
-    """The exit code, and the one line the user must see (an error line unless the run succeeded)."""
+def outcome_assert(run: Measured, code: int, line: str) -> None:
+    """The exit code, and the one line the user must see (an error line unless the run succeeded);
+    the scenario's observations go to the table of ``PFDICOM_ISSUE13_TABLE``, if set."""
     assert run.code == code, run.out + run.err
     assert "Traceback" not in run.err
     if code == 0:
         assert error_lines(run.err) == [], run.err
-        assert any(re.fullmatch(line, text) for text in (run.out + run.err).splitlines()), run.out + run.err
+        seen: list[str] = [text for text in (run.out + run.err).splitlines() if re.fullmatch(line, text)]
+        assert seen, run.out + run.err
     else:
-        errors: list[str] = error_lines(run.err)
-        assert len(errors) == 1 and re.fullmatch("pfdicom_tagSub: error: " + line, errors[0]), run.err
+        seen = error_lines(run.err)
+        assert len(seen) == 1 and re.fullmatch("pfdicom_tagSub: error: " + line, seen[0]), run.err
     if code == 2:
         assert run.out == "" and run.err.count("\n") == 1, run.out + run.err
+    scenario: str = os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split(" (")[0]
+    observation_record(scenario.removeprefix("test_").replace("_", " "), seen[0], run)
 
 
-def refused_assert(box: Sandbox, before: dict[str, object], run: CliRun, line: str) -> None:
+def refused_assert(box: Sandbox, before: dict[str, object], run: Measured, line: str) -> None:
     """Refused before anything was written: nothing changed anywhere, nothing left behind."""
     outcome_assert(run, 2, line)
     assert box.state() == before

@@ -239,8 +239,10 @@ def test_a_worker_killed_mid_run_has_its_files_redone_and_the_run_ends(
     while saved < 10:
         saved += process.stdout.readline().startswith("saved: ")
     os.kill(workers_of(process.pid)[0], signal.SIGKILL)  # as the OOM killer does
+    killed: float = time.monotonic()
 
     out, err = process.communicate(timeout=HANG_SECONDS)
+    ended: float = time.monotonic() - killed
 
     assert process.returncode == 0, err[-3000:]
     assert (
@@ -250,6 +252,13 @@ def test_a_worker_killed_mid_run_has_its_files_redone_and_the_run_ends(
     assert "Traceback" not in err and "Process " not in err
     assert outputs_checkWhole(tmp_path / "out") == FILES
     assert temporaries(tmp_path) == [] and tree_state(signalTree) == before
+    observation_write(
+        "a worker killed (SIGKILL) mid-run: its files redone in a fresh one",
+        f"{FILES} files found: {FILES} read, {FILES} written, 0 kept (output exists), 0 not DICOM, 0 failed",
+        "0",
+        f"ended {ended:.2f} s after the kill",
+        "-",
+    )
 
 
 @needsTwoCores
@@ -270,6 +279,14 @@ def test_workers_end_silently_within_2_s_when_the_main_process_is_killed(
     while not all(process_ended(pid) for pid in workers):
         assert time.monotonic() - killed < WORKERS_END_SECONDS, "a worker outlived its parent by 2 s"
         time.sleep(0.01)
+    gone: float = time.monotonic() - killed
 
     _out, err = process.communicate(timeout=HANG_SECONDS)  # the workers held stderr open until they ended
     assert "Traceback" not in err and "Error" not in err, err[-3000:]
+    observation_write(
+        "the main process killed (SIGKILL)",
+        "(nothing: the workers end silently)",
+        "-9",
+        f"workers gone {gone:.2f} s after the kill",
+        "-",
+    )
