@@ -62,7 +62,7 @@ def image_build(
     dataset = Dataset()
     dataset.file_meta = FileMetaDataset()
     dataset.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    dataset.file_meta.MediaStorageSOPInstanceUID = f"{UID_ROOT}.{number}"
+    dataset.file_meta.MediaStorageSOPInstanceUID = UID(f"{UID_ROOT}.{number}")
     dataset.file_meta.TransferSyntaxUID = UID(syntax)
     if charset is not None:
         dataset.SpecificCharacterSet = charset
