@@ -244,17 +244,17 @@ def test_a_worker_killed_mid_run_has_its_files_redone_and_the_run_ends(
     out, err = process.communicate(timeout=HANG_SECONDS)
     ended: float = time.monotonic() - killed
 
-    assert process.returncode == 0, err[-3000:]
-    assert (
+    summary: str = (
         f"{FILES} files found: {FILES} read, {FILES} written, 0 kept (output exists), 0 not DICOM, 0 failed"
-        in out
     )
+    assert process.returncode == 0, err[-3000:]
+    assert summary in out
     assert "Traceback" not in err and "Process " not in err
     assert outputs_checkWhole(tmp_path / "out") == FILES
     assert temporaries(tmp_path) == [] and tree_state(signalTree) == before
     observation_write(
         "a worker killed (SIGKILL) mid-run: its files redone in a fresh one",
-        f"{FILES} files found: {FILES} read, {FILES} written, 0 kept (output exists), 0 not DICOM, 0 failed",
+        summary,
         "0",
         f"ended {ended:.2f} s after the kill",
         "-",
